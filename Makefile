@@ -1,0 +1,15 @@
+# The two commands of README.md: `make demo` and `make test`. Both set everything up first.
+SHELL := /bin/bash
+
+.PHONY: setup demo test test-unit
+setup:
+	bash scripts/setup.sh
+
+demo: setup
+	bash scripts/demo.sh
+
+test: setup
+	bash scripts/test.sh
+
+test-unit: setup
+	source scripts/env.sh && python -m pytest -q tests/unit

@@ -1,0 +1,134 @@
+"""What every backbone promises the embed, predict and interpret tools.
+
+A backbone turns a batch of equal-role DNA strings into a fixed-length float vector per
+sequence and names each vector component, so that heads trained on those features can be
+explained in the backbone's own vocabulary (k-mers, SpliceAI channels, Sei chromatin profiles).
+Backbone-specific settings are a dataclass of options; the CLI fills it from ``-O key=value``
+pairs, and the options are recorded in the provenance so ``predict`` can rebuild the backbone.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import hashlib
+import typing
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from genofm import __version__
+from genofm.errors import GenofmError
+
+
+@dataclasses.dataclass
+class BackboneOptions:
+    """Base class for a backbone's options; subclasses add documented fields with defaults."""
+
+    @classmethod
+    def from_pairs(cls, pairs: dict[str, str], backbone: str) -> "BackboneOptions":
+        """Build options from ``key=value`` strings, converting to each field's declared type."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        hints = typing.get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for key, raw in pairs.items():
+            name = key.replace("-", "_")
+            if name not in fields:
+                raise GenofmError(
+                    f"backbone {backbone!r} has no option {key!r}; its options are {sorted(fields) or 'none'}"
+                )
+            values[name] = _convert(raw, hints[name], key, backbone)
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _convert(raw: Any, hint: Any, key: str, backbone: str) -> Any:
+    if not isinstance(raw, str):
+        return raw
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Union and type(None) in args:
+        if raw.lower() in {"none", "null", ""}:
+            return None
+        hint = next(a for a in args if a is not type(None))
+    try:
+        if hint is bool:
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if hint in (int, float, str):
+            return hint(raw)
+    except ValueError:
+        raise GenofmError(f"backbone {backbone!r} option {key}={raw!r} is not a valid {getattr(hint, '__name__', hint)}") from None
+    return raw
+
+
+class Backbone(abc.ABC):
+    """A pre-trained (or weight-free) sequence encoder used as a feature extractor."""
+
+    #: registry name, e.g. ``"spliceai"``
+    name: ClassVar[str]
+    #: options dataclass for this backbone
+    Options: ClassVar[type[BackboneOptions]] = BackboneOptions
+    #: whether ``--weights`` is required (a file or a folder, see ``weights_help``)
+    needs_weights: ClassVar[bool] = False
+    #: one line for ``--help`` and ``--list-backbones``: what ``--weights`` must point at
+    weights_help: ClassVar[str] = "no weights needed"
+    #: default number of sequences per batch on CPU
+    default_batch_size: ClassVar[int] = 64
+
+    def __init__(self, options: BackboneOptions, weights: Path | None, device: "torch.device | str" = "cpu", precision: str = "fp32"):  # noqa: F821
+        self.options = options
+        self.weights = Path(weights) if weights is not None else None
+        self.device = device
+        self.precision = precision
+        if self.needs_weights and self.weights is None:
+            raise GenofmError(f"backbone {self.name!r} needs --weights: {self.weights_help}")
+
+    # --- what the tools use -------------------------------------------------------------
+    @property
+    @abc.abstractmethod
+    def feature_names(self) -> list[str]:
+        """Names of the output vector components, in order."""
+
+    @abc.abstractmethod
+    def embed_batch(self, sequences: Sequence[str]) -> np.ndarray:
+        """Return a (len(sequences), len(feature_names)) float32 array."""
+
+    @property
+    def input_length(self) -> int | None:
+        """Native input length in bp, or None when any length is accepted."""
+        return None
+
+    def provenance(self) -> dict[str, Any]:
+        """What predict needs to rebuild this backbone and what a reader needs to trust the features."""
+        import torch
+
+        return {
+            "backbone": self.name,
+            "options": self.options.to_dict(),
+            "weights_sha256": weights_checksum(self.weights) if self.weights is not None else None,
+            "weights_name": self.weights.name if self.weights is not None else None,
+            "n_features": len(self.feature_names),
+            "genofm_version": __version__,
+            "torch_version": torch.__version__,
+        }
+
+
+def weights_checksum(path: Path) -> str:
+    """SHA-256 over a weights file, or over a folder's files (names and contents, sorted)."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode())
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,1 @@
+"""Typer front-ends: one small app per tool, plus the ``genofm`` umbrella."""

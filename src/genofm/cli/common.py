@@ -1,0 +1,65 @@
+"""What every tool's entry point shares: logging, one-line errors, ``key=value`` options."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Callable
+
+import typer
+
+from genofm import __version__
+from genofm.errors import GenofmError
+
+log = logging.getLogger("genofm")
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def run_app(app: typer.Typer, prog_name: str) -> Callable[[], None]:
+    """Entry point that turns a GenofmError into one ``error:`` line and exit status 2."""
+
+    def main() -> None:
+        try:
+            app(prog_name=prog_name, standalone_mode=False)
+        except GenofmError as exc:
+            print(f"{prog_name}: error: {exc}", file=sys.stderr)
+            sys.exit(2)
+        except typer.Exit as exc:
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            print(f"{prog_name}: aborted", file=sys.stderr)
+            sys.exit(130)
+        except Exception as exc:  # click usage errors carry their own formatting
+            import click
+
+            if isinstance(exc, click.ClickException):
+                exc.show()
+                sys.exit(exc.exit_code)
+            raise
+
+    return main
+
+
+def parse_pairs(pairs: list[str] | None, what: str = "-O") -> dict[str, str]:
+    """``["k=6", "rc_collapse=true"]`` -> ``{"k": "6", "rc_collapse": "true"}``."""
+    result: dict[str, str] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise GenofmError(f"{what} {pair!r} is not key=value")
+        key, value = pair.split("=", 1)
+        result[key.strip()] = value.strip()
+    return result
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        print(f"genofm {__version__}")
+        raise typer.Exit()

@@ -1,0 +1,1 @@
+"""Reading labelled inputs and writing the prepared dataset."""

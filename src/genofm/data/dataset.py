@@ -1,0 +1,84 @@
+"""The prepared dataset: one Parquet file every later tool reads.
+
+Columns (documented in docs/output.md):
+
+``id``         unique string identifier, stable across tools (embeddings are aligned on it)
+``sequence``   upper-case A/C/G/T/N string, already windowed and strand-corrected
+``label``      class name as a string
+``split``      ``train``, ``valid`` or ``test``
+``chrom``      chromosome name (nullable when sequences came without coordinates)
+``start``      0-based window start (nullable)
+``end``        window end, exclusive (nullable)
+``strand``     ``+``, ``-`` or ``.`` (nullable)
+``source``     file the example came from
+``augmented``  True for reverse-complement copies added to the training split only
+
+The class list is stored in the Parquet key-value metadata under ``genofm.classes`` so that the
+class order (and the positive class of a binary task, the last one) is fixed at prepare time.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from genofm.atomic import atomic_path
+from genofm.errors import GenofmError
+
+SPLITS = ("train", "valid", "test")
+COLUMNS = ("id", "sequence", "label", "split", "chrom", "start", "end", "strand", "source", "augmented")
+SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("sequence", pa.string()),
+        ("label", pa.string()),
+        ("split", pa.string()),
+        ("chrom", pa.string()),
+        ("start", pa.int64()),
+        ("end", pa.int64()),
+        ("strand", pa.string()),
+        ("source", pa.string()),
+        ("augmented", pa.bool_()),
+    ]
+)
+CLASSES_KEY = b"genofm.classes"
+
+
+def write_dataset(frame: pd.DataFrame, path: str | Path, classes: list[str]) -> None:
+    """Validate and atomically write a prepared dataset."""
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"dataset frame lacks columns {missing}")
+    table = pa.Table.from_pandas(frame[list(COLUMNS)], schema=SCHEMA, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[CLASSES_KEY] = json.dumps(list(classes)).encode()
+    table = table.replace_schema_metadata(meta)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def read_dataset(path: str | Path, splits: list[str] | tuple[str, ...] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Read a prepared dataset, returning the frame and its class list."""
+    path = Path(path)
+    if not path.is_file():
+        raise GenofmError(f"{path}: dataset not found; create it with genofm-prepare")
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for non-Parquet input
+        raise GenofmError(f"{path}: not a Parquet dataset ({exc.__class__.__name__}); create it with genofm-prepare") from None
+    missing = [c for c in COLUMNS if c not in table.column_names]
+    meta = table.schema.metadata or {}
+    if missing or CLASSES_KEY not in meta:
+        raise GenofmError(f"{path}: not a genofm dataset (missing {missing or ['class metadata']}); create it with genofm-prepare")
+    classes = json.loads(meta[CLASSES_KEY].decode())
+    frame = table.to_pandas()
+    if splits is not None:
+        unknown = sorted(set(splits) - set(SPLITS))
+        if unknown:
+            raise GenofmError(f"unknown split(s) {unknown}; choose from {list(SPLITS)}")
+        frame = frame[frame["split"].isin(list(splits))].reset_index(drop=True)
+    return frame, classes

@@ -1,0 +1,72 @@
+"""Fine-tuning a backbone end to end (as opposed to fitting a head on frozen embeddings).
+
+``genofm-train --finetune`` dispatches here. Each fine-tunable backbone provides a class
+implementing :class:`Finetuner`; ``train`` owns evaluation, metrics and the model folder's
+``model.json``, the finetuner owns its weights file(s) inside that folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+import pandas as pd
+
+from genofm.errors import GenofmError
+
+FINETUNERS: dict[str, str] = {
+    "sei": "genofm.finetune.fsei:SeiFinetuner",
+    "dnabert2": "genofm.finetune.lm:LMFinetuner",
+    "dnabert6": "genofm.finetune.lm:LMFinetuner",
+    "gpt2dna": "genofm.finetune.lm:LMFinetuner",
+}
+
+
+@dataclasses.dataclass
+class FinetuneOptions:
+    """Settings shared by every finetuner (set from ``genofm-train`` options)."""
+
+    epochs: int = 3
+    learning_rate: float = 2e-5
+    batch_size: int = 16
+    lora_rank: int = 0  # 0: full fine-tuning; >0: low-rank adapters of this rank, backbone frozen
+    freeze_backbone: bool = False
+    patience: int = 2  # early stopping on validation loss, in epochs
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    class_weight: bool = True
+    max_steps: int | None = None  # cap on optimiser steps (tests, quick looks)
+
+
+class Finetuner(Protocol):
+    """A backbone plus classification head trained on sequences."""
+
+    def fit(self, train: pd.DataFrame, valid: pd.DataFrame, classes: Sequence[str]) -> dict[str, Any]:
+        """Train on ``train`` (columns ``sequence``, ``label``), early-stop on ``valid``; return a training log."""
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """(len(frame), n_classes) class probabilities in ``classes`` order."""
+
+    def save(self, directory: Path) -> dict[str, Any]:
+        """Write weights into ``directory`` (safetensors); return the JSON config ``load`` needs."""
+
+
+def finetuner_class(backbone: str) -> type:
+    if backbone not in FINETUNERS:
+        raise GenofmError(f"backbone {backbone!r} cannot be fine-tuned; choose one of {sorted(FINETUNERS)}")
+    module_name, attr = FINETUNERS[backbone].split(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def new_finetuner(backbone: str, weights: Path, backbone_options: dict[str, str], options: FinetuneOptions):
+    """``cls(backbone, weights, backbone_options, options)``: every finetuner has this constructor."""
+    return finetuner_class(backbone)(backbone, Path(weights), backbone_options, options)
+
+
+def load_finetuner(backbone: str, directory: Path, config: dict[str, Any], weights: Path, device: str = "auto"):
+    """``cls.load(directory, config, weights, device)``: rebuild a saved fine-tuned model for predict/interpret."""
+    return finetuner_class(backbone).load(Path(directory), config, Path(weights), device)

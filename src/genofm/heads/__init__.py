@@ -1,0 +1,1 @@
+"""Classification heads fitted on frozen embeddings, saved without pickle."""
