@@ -5,6 +5,7 @@ Layout of an embedding file (HDF5):
 ``/ids``            (N,) UTF-8 strings, the dataset ``id`` of each row
 ``/features``       (N, F) float32, chunked by rows so writers stream and readers slice
 ``/feature_names``  (F,) UTF-8 strings
+``/feature_groups/<name>``  optional int64 column indices of a named feature family
 attribute ``provenance``  JSON: backbone name and options, weights checksum, package versions
 
 Embedding runs may be sharded (``--shard-index/--shard-count``); readers accept several files and
@@ -29,7 +30,14 @@ _STR = h5py.string_dtype("utf-8")
 class EmbeddingWriter:
     """Append embedding batches to an HDF5 file that appears only when closed successfully."""
 
-    def __init__(self, path: str | Path, feature_names: Sequence[str], provenance: dict, chunk_rows: int = 256):
+    def __init__(
+        self,
+        path: str | Path,
+        feature_names: Sequence[str],
+        provenance: dict,
+        chunk_rows: int = 256,
+        feature_groups: dict[str, np.ndarray] | None = None,
+    ):
         self._ctx = atomic_path(path)
         tmp = self._ctx.__enter__()
         self._file = h5py.File(tmp, "w")
@@ -40,6 +48,8 @@ class EmbeddingWriter:
         )
         self._ids = self._file.create_dataset("ids", shape=(0,), maxshape=(None,), dtype=_STR, chunks=(max(rows, 1024),))
         self._file.create_dataset("feature_names", data=np.array(list(feature_names), dtype=object), dtype=_STR)
+        for name, indices in (feature_groups or {}).items():
+            self._file.create_dataset(f"feature_groups/{name}", data=np.asarray(indices, dtype=np.int64))
         self._file.attrs["provenance"] = json.dumps(provenance, sort_keys=True)
         self._n = 0
 
@@ -78,11 +88,19 @@ class EmbeddingWriter:
 class Embeddings:
     """Embeddings loaded into memory: ``ids``, ``features``, ``feature_names``, ``provenance``."""
 
-    def __init__(self, ids: np.ndarray, features: np.ndarray, feature_names: list[str], provenance: dict):
+    def __init__(
+        self,
+        ids: np.ndarray,
+        features: np.ndarray,
+        feature_names: list[str],
+        provenance: dict,
+        feature_groups: dict[str, np.ndarray] | None = None,
+    ):
         self.ids = ids
         self.features = features
         self.feature_names = feature_names
         self.provenance = provenance
+        self.feature_groups = feature_groups or {}
 
     def align(self, ids: Iterable[str], source: str = "dataset") -> np.ndarray:
         """Rows of ``features`` in the order of ``ids``; every id must be present."""
@@ -125,13 +143,15 @@ def read_embeddings(paths: Sequence[str | Path]) -> Embeddings:
     """Read and concatenate one or more embedding shards of the same backbone."""
     if not paths:
         raise GenofmError("no embedding files given; pass --embeddings (repeatable, one per shard)")
-    ids, feats, names, prov = [], [], None, None
+    ids, feats, names, prov, groups = [], [], None, None, {}
     for path in paths:
         with _open(path) as handle:
             these_names = [n.decode() if isinstance(n, bytes) else n for n in handle["feature_names"][()]]
             this_prov = json.loads(handle.attrs["provenance"])
             if names is None:
                 names, prov = these_names, this_prov
+                if "feature_groups" in handle:
+                    groups = {k: v[()] for k, v in handle["feature_groups"].items()}
             else:
                 if these_names != names or _provenance_key(this_prov) != _provenance_key(prov):
                     raise GenofmError(
@@ -142,4 +162,4 @@ def read_embeddings(paths: Sequence[str | Path]) -> Embeddings:
     all_ids = np.concatenate(ids) if ids else np.array([], dtype=object)
     if len(set(all_ids)) != len(all_ids):
         raise GenofmError("embedding shards overlap (duplicate ids); pass each shard once")
-    return Embeddings(all_ids, np.concatenate(feats, axis=0), names, prov)
+    return Embeddings(all_ids, np.concatenate(feats, axis=0), names, prov, groups)

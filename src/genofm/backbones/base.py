@@ -100,6 +100,14 @@ class Backbone(abc.ABC):
     def embed_batch(self, sequences: Sequence[str]) -> np.ndarray:
         """Return a (len(sequences), len(feature_names)) float32 array."""
 
+    def feature_groups(self) -> dict[str, np.ndarray]:
+        """Named subsets of feature indices (e.g. Sei's TF / histone / accessibility profiles).
+
+        Written into the embedding file so ``genofm-train --feature-group NAME`` can restrict a
+        head to one family of features, as the Sei paper's TF, HM and ALL models did.
+        """
+        return {}
+
     @property
     def input_length(self) -> int | None:
         """Native input length in bp, or None when any length is accepted."""
