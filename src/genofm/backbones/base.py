@@ -20,6 +20,7 @@ import numpy as np
 
 from genofm import __version__
 from genofm.errors import GenofmError
+from genofm.sequence import reverse_complement
 
 
 @dataclasses.dataclass
@@ -81,6 +82,10 @@ class Backbone(abc.ABC):
     weights_help: ClassVar[str] = "no weights needed"
     #: default number of sequences per batch on CPU
     default_batch_size: ClassVar[int] = 64
+    #: True when ``embed_batch`` already gives the same features for a sequence and its reverse
+    #: complement (it averages strands itself, or is strand-symmetric); ``--rc-average`` then
+    #: skips the second pass. An instance may set it from its options.
+    averages_strands: bool = False
 
     def __init__(self, options: BackboneOptions, weights: Path | None, device: "torch.device | str" = "cpu", precision: str = "fp32"):  # noqa: F821
         self.options = options
@@ -99,6 +104,18 @@ class Backbone(abc.ABC):
     @abc.abstractmethod
     def embed_batch(self, sequences: Sequence[str]) -> np.ndarray:
         """Return a (len(sequences), len(feature_names)) float32 array."""
+
+    def embed(self, sequences: Sequence[str], rc_average: bool = False) -> np.ndarray:
+        """``embed_batch``, optionally averaged with the reverse-complement strand.
+
+        Embed and predict both call this with the provenance's ``rc_average`` so that a head
+        always sees features computed the same way it was trained on.
+        """
+        if not rc_average or self.averages_strands:
+            return np.asarray(self.embed_batch(sequences), dtype=np.float32)
+        sequences = list(sequences)
+        both = np.asarray(self.embed_batch(sequences + [reverse_complement(s) for s in sequences]), dtype=np.float32)
+        return (both[: len(sequences)] + both[len(sequences) :]) / 2
 
     def feature_groups(self) -> dict[str, np.ndarray]:
         """Named subsets of feature indices (e.g. Sei's TF / histone / accessibility profiles).

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 import pyarrow as pa
@@ -82,3 +83,41 @@ def read_dataset(path: str | Path, splits: list[str] | tuple[str, ...] | None = 
             raise GenofmError(f"unknown split(s) {unknown}; choose from {list(SPLITS)}")
         frame = frame[frame["split"].isin(list(splits))].reset_index(drop=True)
     return frame, classes
+
+
+def scan_dataset(
+    path: str | Path,
+    splits: list[str] | tuple[str, ...] | None = None,
+    columns: tuple[str, ...] = ("id", "sequence"),
+    batch_rows: int = 8192,
+) -> Iterator[pd.DataFrame]:
+    """Stream rows of a prepared dataset in file order, a bounded batch at a time.
+
+    For tools whose memory must not grow with the dataset (genofm-embed): same checks and
+    errors as ``read_dataset``, but only ``columns`` (plus ``split`` for filtering) are read.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise GenofmError(f"{path}: dataset not found; create it with genofm-prepare")
+    try:
+        handle = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several types for non-Parquet input
+        raise GenofmError(f"{path}: not a Parquet dataset ({exc.__class__.__name__}); create it with genofm-prepare") from None
+    schema = handle.schema_arrow
+    missing = [c for c in COLUMNS if c not in schema.names]
+    if missing or CLASSES_KEY not in (schema.metadata or {}):
+        raise GenofmError(f"{path}: not a genofm dataset (missing {missing or ['class metadata']}); create it with genofm-prepare")
+    if splits is not None:
+        unknown = sorted(set(splits) - set(SPLITS))
+        if unknown:
+            raise GenofmError(f"unknown split(s) {unknown}; choose from {list(SPLITS)}")
+    wanted = list(dict.fromkeys([*columns, "split"]))
+
+    def batches() -> Iterator[pd.DataFrame]:
+        for batch in handle.iter_batches(batch_size=batch_rows, columns=wanted):
+            frame = batch.to_pandas()
+            if splits is not None:
+                frame = frame[frame["split"].isin(list(splits))].reset_index(drop=True)
+            yield frame[list(columns)]
+
+    return batches()

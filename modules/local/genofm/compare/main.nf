@@ -1,0 +1,48 @@
+process GENOFM_COMPARE {
+    tag "${meta.id}"
+    label 'process_single'
+
+    input:
+    // every trained model folder of the run (heads and fine-tuned models, all datasets)
+    tuple val(meta), path(models, stageAs: 'models/*')
+
+    output:
+    tuple val(meta), path("${prefix}/comparison.tsv") , emit: tsv
+    tuple val(meta), path("${prefix}/comparison.html"), emit: html
+    path "versions.yml"                               , emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
+
+    script:
+    def args = task.ext.args ?: ''
+    prefix = task.ext.prefix ?: "${meta.id}"
+    def dirs = (models instanceof List ? models : [models]).join(' ')
+    """
+    export MPLCONFIGDIR=\$PWD/.matplotlib
+    genofm-interpret compare \\
+        ${dirs} \\
+        --output ${prefix} \\
+        ${args}
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        genofm: \$(genofm-interpret --version 2>&1 | sed 's/^genofm //')
+        python: \$(python3 -c 'import platform; print(platform.python_version())')
+    END_VERSIONS
+    """
+
+    stub:
+    prefix = task.ext.prefix ?: "${meta.id}"
+    """
+    mkdir -p ${prefix}
+    printf 'dataset\\tbackbone\\thead\\n' > ${prefix}/comparison.tsv
+    touch ${prefix}/comparison.html
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        genofm: \$(genofm-interpret --version 2>&1 | sed 's/^genofm //')
+        python: \$(python3 -c 'import platform; print(platform.python_version())')
+    END_VERSIONS
+    """
+}

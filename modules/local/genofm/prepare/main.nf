@@ -1,0 +1,54 @@
+process GENOFM_PREPARE {
+    tag "${meta.id}"
+    label 'process_low'
+
+    input:
+    // meta.labels[i] is the class of every sequence in inputs[i] ('' = labels inside the file)
+    tuple val(meta), path(inputs, stageAs: 'input*/*'), path(genome, stageAs: 'genome/*')
+
+    output:
+    tuple val(meta), path("${prefix}.parquet")     , emit: dataset
+    tuple val(meta), path("${prefix}.summary.json"), emit: summary
+    path "versions.yml"                            , emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
+
+    script:
+    def args = task.ext.args ?: ''
+    prefix = task.ext.prefix ?: "${meta.id}"
+    def files = inputs instanceof List ? inputs : [inputs]
+    def labels = meta.labels ?: []
+    def sources = [files, (0..<files.size()).collect { i -> labels[i] ?: '' }]
+        .transpose()
+        .collect { f, label -> label ? "${label}=${f}" : "${f}" }
+        .join(' ')
+    def genome_arg = genome ? "--genome ${genome}" : ''
+    """
+    genofm-prepare \\
+        ${sources} \\
+        ${genome_arg} \\
+        --output ${prefix}.parquet \\
+        --summary ${prefix}.summary.json \\
+        ${args}
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        genofm: \$(genofm-prepare --version 2>&1 | sed 's/^genofm //')
+        python: \$(python3 -c 'import platform; print(platform.python_version())')
+    END_VERSIONS
+    """
+
+    stub:
+    prefix = task.ext.prefix ?: "${meta.id}"
+    """
+    touch ${prefix}.parquet
+    echo '{"stub": true}' > ${prefix}.summary.json
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        genofm: \$(genofm-prepare --version 2>&1 | sed 's/^genofm //')
+        python: \$(python3 -c 'import platform; print(platform.python_version())')
+    END_VERSIONS
+    """
+}

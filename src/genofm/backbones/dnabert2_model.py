@@ -1,0 +1,210 @@
+"""DNABERT-2 in plain PyTorch, with parameter names matching the official checkpoint.
+
+Upstream ships DNABERT-2 as remote code (a MosaicBERT variant with unpadding and a triton flash
+attention kernel) that breaks with current transformers and triton releases. This is the same
+computation written out: token + token-type embeddings (no position embeddings), post-LN blocks
+with a fused ``Wqkv`` projection laid out q|k|v x heads x head_dim, a symmetric ALiBi bias
+``-slope * |i - j|`` plus ``-10000`` on padded keys, and a GEGLU feed-forward with exact GELU.
+Instead of unpadding, padded positions are masked, which gives the same values for real tokens.
+On GPU the attention runs through ``scaled_dot_product_attention`` with the bias as ``attn_mask``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from genofm.backbones.lm_common import LMEncoder
+from genofm.errors import GenofmError
+
+
+@dataclasses.dataclass
+class DNABERT2Config:
+    """The ``config.json`` fields the architecture depends on (defaults: DNABERT-2-117M)."""
+
+    vocab_size: int = 4096
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    type_vocab_size: int = 2
+    layer_norm_eps: float = 1e-12
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.0
+    pad_token_id: int = 0
+
+    REQUIRED = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
+
+    @classmethod
+    def from_dict(cls, config: dict, source: Path | str = "config.json") -> "DNABERT2Config":
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in config.items() if k in names and v is not None}
+        out = cls(**values)
+        if out.hidden_size % out.num_attention_heads:
+            raise GenofmError(f"{source}: hidden_size {out.hidden_size} is not a multiple of num_attention_heads {out.num_attention_heads}")
+        return out
+
+
+def alibi_slopes(n_heads: int) -> torch.Tensor:
+    """ALiBi head slopes: a geometric series for the nearest power of two, then every other slope of the next one."""
+
+    def power_of_two(n: int) -> list[float]:
+        start = 2 ** (-(2 ** -(math.log2(n) - 3)))
+        return [start * start**i for i in range(n)]
+
+    if math.log2(n_heads).is_integer():
+        slopes = power_of_two(n_heads)
+    else:
+        closest = 2 ** math.floor(math.log2(n_heads))
+        slopes = power_of_two(closest) + power_of_two(2 * closest)[0::2][: n_heads - closest]
+    return torch.tensor(slopes, dtype=torch.float32)
+
+
+def attention_bias(slopes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, heads, T, T) additive bias: symmetric ALiBi plus -10000 on padded keys."""
+    length = mask.shape[1]
+    pos = torch.arange(length, device=mask.device)
+    distance = (pos[None, :] - pos[:, None]).abs().float()
+    alibi = -slopes.to(mask.device)[:, None, None] * distance
+    padding = (1.0 - mask.float())[:, None, None, :] * -10000.0
+    return alibi[None] + padding
+
+
+class DNABERT2Embeddings(nn.Module):
+    def __init__(self, config: DNABERT2Config):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        token_type = self.token_type_embeddings.weight[0]
+        return self.dropout(self.LayerNorm(self.word_embeddings(input_ids) + token_type))
+
+
+class DNABERT2SelfAttention(nn.Module):
+    def __init__(self, config: DNABERT2Config):
+        super().__init__()
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.dropout_p = config.attention_probs_dropout_prob
+        self.Wqkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
+
+    def forward(self, hidden: torch.Tensor, bias: torch.Tensor, fused: bool, need_probs: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        batch, length, _ = hidden.shape
+        qkv = self.Wqkv(hidden).view(batch, length, 3, self.num_heads, self.head_dim)
+        q, k, v = (t.transpose(1, 2) for t in qkv.unbind(2))  # (B, heads, T, head_dim)
+        dropout = self.dropout_p if self.training else 0.0
+        probs = None
+        if fused and not need_probs:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), dropout_p=dropout)
+        else:
+            scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim) + bias
+            probs = torch.softmax(scores.float(), dim=-1).to(v.dtype)
+            out = torch.matmul(F.dropout(probs, dropout, self.training), v)
+        return out.transpose(1, 2).reshape(batch, length, -1), probs
+
+
+class DNABERT2SelfOutput(nn.Module):
+    def __init__(self, config: DNABERT2Config):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, hidden: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        return self.LayerNorm(self.dropout(self.dense(hidden)) + residual)
+
+
+class DNABERT2Attention(nn.Module):
+    def __init__(self, config: DNABERT2Config):
+        super().__init__()
+        self.self = DNABERT2SelfAttention(config)
+        self.output = DNABERT2SelfOutput(config)
+
+    def forward(self, hidden: torch.Tensor, bias: torch.Tensor, fused: bool, need_probs: bool):
+        context, probs = self.self(hidden, bias, fused, need_probs)
+        return self.output(context, hidden), probs
+
+
+class DNABERT2MLP(nn.Module):
+    """GEGLU: ``wo(gelu(h[:, :I]) * h[:, I:])`` with a post-LN residual."""
+
+    def __init__(self, config: DNABERT2Config):
+        super().__init__()
+        self.intermediate_size = config.intermediate_size
+        self.gated_layers = nn.Linear(config.hidden_size, 2 * config.intermediate_size, bias=False)
+        self.act = nn.GELU(approximate="none")
+        self.wo = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        h = self.gated_layers(hidden)
+        gated, linear = h[..., : self.intermediate_size], h[..., self.intermediate_size :]
+        return self.layernorm(self.wo(self.dropout(self.act(gated) * linear)) + hidden)
+
+
+class DNABERT2Layer(nn.Module):
+    def __init__(self, config: DNABERT2Config):
+        super().__init__()
+        self.attention = DNABERT2Attention(config)
+        self.mlp = DNABERT2MLP(config)
+
+    def forward(self, hidden: torch.Tensor, bias: torch.Tensor, fused: bool, need_probs: bool):
+        attended, probs = self.attention(hidden, bias, fused, need_probs)
+        return self.mlp(attended), probs
+
+
+class DNABERT2Stack(nn.Module):
+    """``encoder.layer.{i}`` in the checkpoint; the ALiBi slopes are derived, not stored."""
+
+    def __init__(self, config: DNABERT2Config):
+        super().__init__()
+        self.layer = nn.ModuleList(DNABERT2Layer(config) for _ in range(config.num_hidden_layers))
+        self.register_buffer("alibi_slopes", alibi_slopes(config.num_attention_heads), persistent=False)
+
+
+class DNABERT2Model(LMEncoder):
+    """DNABERT-2 encoder; ``state_dict()`` keys equal the official ones without the ``bert.`` prefix."""
+
+    def __init__(self, config: DNABERT2Config, fused_attention: bool | None = None):
+        super().__init__()
+        self.config = config
+        self.hidden_size = config.hidden_size
+        self.num_layers = config.num_hidden_layers
+        #: None: fused SDPA on GPU, plain attention on CPU
+        self.fused_attention = fused_attention
+        self.embeddings = DNABERT2Embeddings(config)
+        self.encoder = DNABERT2Stack(config)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, layer: int = -1, output_attentions: bool = False):
+        """Hidden states after ``layer`` blocks (0: embeddings, -1: all); attention of the last block on request.
+
+        Blocks after the requested layer are skipped unless the last block's attention is wanted.
+        """
+        target = self.num_layers if layer < 0 else layer
+        stop = self.num_layers if output_attentions else target
+        fused = self.fused_attention if self.fused_attention is not None else input_ids.device.type == "cuda"
+        hidden = self.embeddings(input_ids)
+        bias = attention_bias(self.encoder.alibi_slopes, attention_mask)
+        selected, probs = hidden, None
+        for i, block in enumerate(self.encoder.layer[:stop]):
+            hidden, layer_probs = block(hidden, bias, fused, output_attentions and i == self.num_layers - 1)
+            if i + 1 == target:
+                selected = hidden
+            if layer_probs is not None:
+                probs = layer_probs
+        return selected, probs
+
+    def input_embeddings(self) -> nn.Embedding:
+        return self.embeddings.word_embeddings
+
+    def lora_targets(self) -> list[str]:
+        return [f"encoder.layer.{i}.attention.self.Wqkv" for i in range(self.num_layers)]

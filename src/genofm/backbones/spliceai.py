@@ -1,0 +1,171 @@
+"""SpliceAI-10k as a feature extractor: splice-site profiles and pooled penultimate channels.
+
+The official release is an ensemble of five Keras models whose per-position softmax outputs
+(neither / acceptor / donor) are averaged; genofm does the same and reads them with h5py
+(``spliceai_keras``) into an exact PyTorch port (``spliceai_model``). Each sequence is embedded
+as if flanked by 5,000 N on each side, as the official tool does.
+
+Features (all pooled over the sequence's own positions, so any length works):
+
+* ``splice_sites`` group, from the ensemble-averaged probabilities, as log10(p + 1e-6) because
+  splice probabilities span many orders of magnitude: ``{acceptor,donor}_max_log10``,
+  ``{acceptor,donor}_mean_log10`` and ``{acceptor,donor}_binNN_max_log10`` for ``bins`` equal
+  stretches of the sequence (5' to 3'), which keep where a strong site sits.
+* ``penultimate`` group, per model (channels are not comparable across models, so they are not
+  averaged): ``m<model>_penCC_mean`` and ``m<model>_penCC_max``, the mean and max over positions of
+  each of the 32 summed skip channels that the output layer reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from genofm.backbones.base import Backbone, BackboneOptions
+from genofm.backbones.spliceai_keras import load_spliceai_net
+from genofm.device import autocast
+from genofm.errors import GenofmError
+from genofm.sequence import encode
+
+#: probabilities are floored at this value before taking log10
+LOG_FLOOR = 1e-6
+
+
+def default_weights_dir() -> Path:
+    """Where ``make setup`` extracts the five official models."""
+    cache = Path(os.environ.get("GENOFM_CACHE", Path.home() / ".cache" / "genofm"))
+    return cache / "resources" / "spliceai"
+
+
+@dataclasses.dataclass
+class SpliceAIOptions(BackboneOptions):
+    models: str = dataclasses.field(
+        default="1,2,3,4,5",
+        metadata={"help": "comma-separated model numbers N to load as spliceaiN.h5 from a weights folder and average "
+                  "(fewer is proportionally faster); ignored when --weights is a single .h5 file"},
+    )
+    bins: int = dataclasses.field(
+        default=10, metadata={"help": "number of equal sequence stretches with their own acceptor/donor max feature (0 = none)"}
+    )
+
+
+class SpliceAIBackbone(Backbone):
+    name = "spliceai"
+    Options = SpliceAIOptions
+    needs_weights = False
+    weights_help = (
+        "a folder holding the official spliceai1.h5 ... spliceai5.h5 (default: $GENOFM_CACHE/resources/spliceai, "
+        "extracted by make setup), or one of those .h5 files"
+    )
+    default_batch_size = 32
+
+    def __init__(self, options: SpliceAIOptions, weights: Path | None, device="cpu", precision: str = "fp32"):
+        super().__init__(options, weights if weights is not None else default_weights_dir(), device, precision)
+        if options.bins < 0:
+            raise GenofmError(f"backbone 'spliceai' option bins={options.bins} must be 0 or more")
+        self.model_labels, files = self._model_files(options.models)
+        self.nets = [load_spliceai_net(f).to(self.device) for f in files]
+        self.channels = self.nets[0].stem.out_channels
+        self.flank = self.nets[0].crop
+
+    def _model_files(self, models: str) -> tuple[list[str], list[Path]]:
+        path = self.weights
+        if path.is_file():
+            match = re.search(r"(\d+)$", path.stem)
+            return [match.group(1) if match else "1"], [path]
+        if not path.is_dir():
+            raise GenofmError(f"{path}: SpliceAI weights not found; pass --weights with a folder of spliceai1..5.h5 or one .h5 file")
+        try:
+            numbers = [int(m) for m in models.split(",") if m.strip()]
+        except ValueError:
+            raise GenofmError(f"backbone 'spliceai' option models={models!r} must be comma-separated integers like 1,2,3,4,5") from None
+        if not numbers or len(set(numbers)) != len(numbers):
+            raise GenofmError(f"backbone 'spliceai' option models={models!r} must list distinct model numbers like 1,2,3,4,5")
+        files = [path / f"spliceai{n}.h5" for n in numbers]
+        missing = [f.name for f in files if not f.is_file()]
+        if missing:
+            raise GenofmError(f"{path}: missing {', '.join(missing)}; put the official SpliceAI models there or change -O models=")
+        return [str(n) for n in numbers], files
+
+    @property
+    def feature_names(self) -> list[str]:
+        names = []
+        for site in ("acceptor", "donor"):
+            names += [f"{site}_max_log10", f"{site}_mean_log10"]
+            names += [f"{site}_bin{j:02d}_max_log10" for j in range(1, self.options.bins + 1)]
+        for label in self.model_labels:
+            for c in range(self.channels):
+                names += [f"m{label}_pen{c:02d}_mean", f"m{label}_pen{c:02d}_max"]
+        return names
+
+    def feature_groups(self) -> dict[str, np.ndarray]:
+        n_profile = 2 * (2 + self.options.bins)
+        n_total = len(self.feature_names)
+        return {"splice_sites": np.arange(n_profile), "penultimate": np.arange(n_profile, n_total)}
+
+    def one_hot(self, sequences: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 4, Lmax) one-hot with N = 0, right-padded with N, and the true lengths.
+
+        Right padding with N is exact for each sequence's own positions: the official model
+        sees N (zeros) beyond the sequence anyway, and the 5,000-bp flank covers the reach.
+        """
+        lengths = np.array([len(s) for s in sequences])
+        if len(sequences) == 0:
+            return torch.zeros(0, 4, 0), torch.zeros(0, dtype=torch.long)
+        if lengths.min() == 0:
+            raise GenofmError("an empty sequence reached the spliceai backbone; re-create the dataset with genofm-prepare")
+        codes = np.full((len(sequences), lengths.max()), 4, dtype=np.int64)
+        for i, seq in enumerate(sequences):
+            codes[i, : lengths[i]] = encode(seq)
+        onehot = torch.nn.functional.one_hot(torch.from_numpy(codes), 5)[..., :4].permute(0, 2, 1).float()
+        return onehot.contiguous(), torch.from_numpy(lengths)
+
+    def predict(self, sequences: Sequence[str]) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
+        """Ensemble-mean probabilities (B, 3, Lmax), each model's penultimate (B, C, Lmax), lengths."""
+        x, lengths = self.one_hot(sequences)
+        x = x.to(self.device)
+        device = torch.device(self.device)
+        probs, pens = None, []
+        with torch.inference_mode(), autocast(device, self.precision):
+            for net in self.nets:
+                p, pen = net(x)
+                probs = p if probs is None else probs + p
+                pens.append(pen)
+        return probs / len(self.nets), pens, lengths.to(x.device)
+
+    def embed_batch(self, sequences: Sequence[str]) -> np.ndarray:
+        if len(sequences) == 0:
+            return np.zeros((0, len(self.feature_names)), dtype=np.float32)
+        probs, pens, lengths = self.predict(sequences)
+        positions = torch.arange(probs.shape[-1], device=probs.device)
+        valid = positions[None, :] < lengths[:, None]  # (B, Lmax)
+        sites = probs[:, 1:3]  # acceptor, donor
+        parts = []
+        for channel in range(2):
+            profile = sites[:, channel]
+            columns = [_masked_max(profile, valid), _masked_mean(profile, valid, lengths)]
+            for j in range(self.options.bins):
+                start = (j * lengths) // self.options.bins
+                end = torch.maximum(start + 1, ((j + 1) * lengths) // self.options.bins)
+                in_bin = (positions[None, :] >= start[:, None]) & (positions[None, :] < end[:, None])
+                columns.append(_masked_max(profile, in_bin))
+            parts.append(torch.log10(torch.stack(columns, dim=1) + LOG_FLOOR))
+        for pen in pens:
+            mean = _masked_mean(pen, valid[:, None, :], lengths[:, None])
+            peak = _masked_max(pen, valid[:, None, :])
+            parts.append(torch.stack([mean, peak], dim=2).reshape(pen.shape[0], -1))  # channel-major: mean, max
+        return torch.cat(parts, dim=1).float().cpu().numpy()
+
+
+def _masked_max(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return values.masked_fill(~mask, float("-inf")).amax(dim=-1)
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    return (values * mask).sum(dim=-1) / lengths

@@ -1,0 +1,169 @@
+"""SpliceAI-10k (Jaganathan et al., Cell 2019) in PyTorch, with an exact fast path for short inputs.
+
+The official model sees a sequence of length L padded with 5,000 N (all-zero one-hot) on each
+side, runs 16 dilated residual units with 'same' padding over all L + 10,000 positions and keeps
+the central L. For the 200-600 bp windows genofm embeds, almost all of that work is spent far out
+in the N flanks, where it is wasted twice over:
+
+* a kept output only needs each layer on the positions its remaining layers can still reach, so
+  the layer after the c-th dilated convolution is needed within ``radius_after(c)`` of the sequence;
+* every layer maps a constant input to a constant output (conv: sum of the taps times the
+  constant plus the bias; BN, ReLU, residual and skip additions act per position), so outside
+  ``radius_before(c)`` of the sequence a layer's value is one known vector per layer.
+
+``SpliceAINet.forward`` therefore computes each layer only on the window
+``L + 2 * min(radius_before, radius_after)`` and stands in the tracked constant wherever a
+convolution reads beyond that window. Keras' own zero padding at the two ends of the
+L + 10,000 tensor cannot reach a kept position because the receptive radius of the whole network
+(sum over the 32 dilated convolutions of dilation * (kernel - 1) / 2 = 5,000) does not exceed the
+crop (5,000): a pad value at depth c spreads at most ``radius_after(c)`` further, which stops at
+the first kept position's left edge. ``forward_full`` is the plain full-length computation that
+the tests and benchmark compare against.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: (kernel size, dilation) of the 16 residual units of SpliceAI-10k, four groups of four
+SPLICEAI_10K_UNITS: tuple[tuple[int, int], ...] = ((11, 1),) * 4 + ((11, 4),) * 4 + ((21, 10),) * 4 + ((41, 25),) * 4
+#: residual-stream positions read by the 1x1 skip convolutions (0 = stem output, i = after unit i)
+SPLICEAI_10K_SKIPS: tuple[int, ...] = (0, 4, 8, 12, 16)
+
+
+class ResidualUnit(nn.Module):
+    """BN, ReLU, dilated conv, BN, ReLU, dilated conv, plus the input (pre-activation residual)."""
+
+    def __init__(self, channels: int, kernel_size: int, dilation: int, eps: float):
+        super().__init__()
+        self.bn1 = nn.BatchNorm1d(channels, eps=eps)
+        self.conv1 = nn.Conv1d(channels, channels, kernel_size, dilation=dilation)
+        self.bn2 = nn.BatchNorm1d(channels, eps=eps)
+        self.conv2 = nn.Conv1d(channels, channels, kernel_size, dilation=dilation)
+        #: half-width of one convolution's receptive field
+        self.radius = dilation * (kernel_size - 1) // 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Full-length computation with Keras 'same' (zero) padding at both ends."""
+        r, d = self.radius, self.conv1.dilation[0]
+        y = F.relu(self.bn1(x))
+        y = F.conv1d(F.pad(y, (r, r)), self.conv1.weight, self.conv1.bias, dilation=d)
+        y = F.relu(self.bn2(y))
+        y = F.conv1d(F.pad(y, (r, r)), self.conv2.weight, self.conv2.bias, dilation=d)
+        return x + y
+
+
+class SpliceAINet(nn.Module):
+    """One SpliceAI model: stem 1x1 conv, residual units, summed 1x1 skips, crop, 1x1 conv to 3 classes.
+
+    Both forward methods return ``(probabilities, penultimate)`` over the kept positions:
+    (B, 3, L) softmax over (neither, acceptor, donor) and (B, C, L) summed skip features, the
+    32-channel representation the output layer reads.
+    """
+
+    def __init__(
+        self,
+        unit_shapes: Sequence[tuple[int, int]] = SPLICEAI_10K_UNITS,
+        skip_points: Sequence[int] = SPLICEAI_10K_SKIPS,
+        channels: int = 32,
+        crop: int = 5000,
+        eps: float = 1e-3,
+        n_outputs: int = 3,
+    ):
+        super().__init__()
+        self.stem = nn.Conv1d(4, channels, 1)
+        self.units = nn.ModuleList(ResidualUnit(channels, k, d, eps) for k, d in unit_shapes)
+        self.skips = nn.ModuleList(nn.Conv1d(channels, channels, 1) for _ in skip_points)
+        self.head = nn.Conv1d(channels, n_outputs, 1)
+        self.skip_points = tuple(skip_points)
+        self.crop = crop
+        #: how far (bp) the whole network looks to either side of an output position
+        self.receptive_radius = sum(2 * unit.radius for unit in self.units)
+        if self.receptive_radius > crop:
+            raise ValueError(f"receptive radius {self.receptive_radius} exceeds the crop {crop}; end padding would leak in")
+        if any(not 0 <= p <= len(self.units) for p in self.skip_points):
+            raise ValueError(f"skip points {self.skip_points} outside the residual stream")
+
+    def _skip(self, index: int, h: torch.Tensor, total: torch.Tensor | None) -> torch.Tensor | None:
+        for skip, point in zip(self.skips, self.skip_points):
+            if point == index:
+                term = skip(h)
+                total = term if total is None else total + term
+        return total
+
+    def _output(self, penultimate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        probs = torch.softmax(self.head(penultimate).float(), dim=1)
+        return probs, penultimate.float()
+
+    def forward_full(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reference computation: ``x`` is (B, 4, L + 2 * crop), the flanks already N-padded."""
+        h = self.stem(x)
+        total = self._skip(0, h, None)
+        for index, unit in enumerate(self.units, start=1):
+            h = unit(h)
+            total = self._skip(index, h, total)
+        if self.crop:
+            total = total[..., self.crop : total.shape[-1] - self.crop]
+        return self._output(total)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Exact equivalent of ``forward_full`` on ``x`` (B, 4, L) padded with ``crop`` Ns per side."""
+        length = x.shape[-1]
+        total_radius = self.receptive_radius
+        h = self.stem(x)
+        h_const = self.stem.bias  # the stem applied to an N (all-zero) column
+        h_width, reach = 0, 0  # half-width held beyond the sequence; how far values can differ from the constant
+        total = self._skip(0, h, None)
+        for index, unit in enumerate(self.units, start=1):
+            r, d = unit.radius, unit.conv1.dilation[0]
+            unit_reach = reach
+            y, y_const = _bn_relu(h, h_const, unit.bn1)
+            reach += r
+            width = min(reach, total_radius - reach)
+            y = F.conv1d(_fit(y, h_width, y_const, width + r, unit_reach), unit.conv1.weight, unit.conv1.bias, dilation=d)
+            y_const = _conv_const(unit.conv1, y_const)
+            y, y_const = _bn_relu(y, y_const, unit.bn2)
+            mid_reach = reach
+            reach += r
+            out_width = min(reach, total_radius - reach)
+            y = F.conv1d(_fit(y, width, y_const, out_width + r, mid_reach), unit.conv2.weight, unit.conv2.bias, dilation=d)
+            y_const = _conv_const(unit.conv2, y_const)
+            h = y + _fit(h, h_width, h_const, out_width, unit_reach)
+            h_const = y_const + h_const
+            h_width = out_width
+            if index in self.skip_points:
+                total = self._skip(index, h[..., h_width : h_width + length], total)
+        return self._output(total)
+
+
+def _bn_relu(x: torch.Tensor, const: torch.Tensor, bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inference-mode BatchNorm then ReLU, on the window and on the constant outside it."""
+    y = F.relu_(F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps))
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return y, torch.relu((const - bn.running_mean) * scale + bn.bias)
+
+
+def _conv_const(conv: nn.Conv1d, const: torch.Tensor) -> torch.Tensor:
+    """A convolution over a constant input: the taps summed, applied to the constant, plus the bias."""
+    return conv.weight.sum(dim=-1).float() @ const.float() + conv.bias
+
+
+def _fit(x: torch.Tensor, have: int, const: torch.Tensor, want: int, reach: int) -> torch.Tensor:
+    """Re-window ``x`` from ``have`` to ``want`` positions beyond the sequence on each side.
+
+    Cropping is always allowed; widening fills in ``const``, which is only correct where the
+    tensor is known to be constant, i.e. when the held window already covers its whole ``reach``.
+    """
+    if want == have:
+        return x
+    if want < have:
+        cut = have - want
+        return x[..., cut : x.shape[-1] - cut]
+    if have < reach:
+        raise RuntimeError(f"internal error: window {have} narrower than the non-constant reach {reach}")
+    pad = const.to(x.dtype).view(1, -1, 1).expand(x.shape[0], -1, want - have)
+    return torch.cat([pad, x, pad], dim=-1)

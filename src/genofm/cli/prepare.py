@@ -1,0 +1,186 @@
+"""``genofm-prepare``: labelled sequences or intervals -> the Parquet dataset every other tool reads."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from genofm.atomic import atomic_path
+from genofm.cli.common import run_app, setup_logging, version_callback
+from genofm.data.dataset import write_dataset
+from genofm.data.prepare import PrepareOptions, prepare
+from genofm.data.splits import SPLIT_MODES
+from genofm.data.windows import ANCHORS
+from genofm.errors import GenofmError
+
+log = logging.getLogger("genofm.prepare")
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+
+@app.command(
+    epilog=(
+        "Examples:  genofm-prepare oct4=peaks_oct4.fa mafk=peaks_mafk.fa --output ds.parquet --length 200  |  "
+        "genofm-prepare pos=peaks.narrowPeak neg=background.bed --genome hg38.fa --length 1000 --rc-augment "
+        "--output ds.parquet  |  genofm-prepare splice.csv --sequence-column Sequence --label-column Class "
+        "--output ds.parquet"
+    )
+)
+def main_command(
+    inputs: List[str] = typer.Argument(
+        ...,
+        metavar="INPUT...",
+        help="Labelled inputs, each [LABEL=]PATH. FASTA (.fa/.fasta/.fna, optionally .gz): one file per class "
+        "(LABEL=file.fa) or labels from headers via --label-regex. CSV/TSV: --sequence-column and "
+        "--label-column (optional chrom/start/end/strand columns give coordinates). With --genome: BED "
+        "(strand in column 6), narrowPeak (windows centred on the summit) or GTF (--gtf-feature rows), "
+        "labelled by LABEL= or --label-column.",
+        show_default=False,
+    ),
+    output: Path = typer.Option(..., "--output", "-o", help="Prepared dataset to write (Parquet; written atomically).", show_default=False),
+    summary: Optional[Path] = typer.Option(
+        None,
+        "--summary",
+        help="JSON summary to write: counts per split x class, length statistics, dropped rows by reason, "
+        "split chromosomes, input checksums, options. Default: OUTPUT with .summary.json.",
+        show_default=False,
+    ),
+    genome: Optional[Path] = typer.Option(
+        None,
+        "--genome",
+        help="Reference FASTA (plain or bgzip) for BED/narrowPeak/GTF inputs; its .fai (and .gzi) index is "
+        "built next to it when missing. Chromosome names are matched across conventions (chr1 = 1, chrM = MT).",
+        show_default=False,
+    ),
+    length: Optional[int] = typer.Option(
+        None,
+        "--length",
+        help="Centre every example on a window of this many bases. Intervals extend into the genome (N beyond "
+        "chromosome ends); sequences without a genome are centre-cropped or N-padded. Default: keep each "
+        "sequence/interval as it is.",
+        show_default=False,
+    ),
+    anchor: str = typer.Option(
+        "auto",
+        "--anchor",
+        help=f"What an interval window is centred on: {', '.join(ANCHORS)}. auto = the summit for narrowPeak, "
+        "the centre otherwise; five-prime/three-prime are strand-aware ends (e.g. the TSS of a GTF transcript).",
+    ),
+    label_regex: Optional[str] = typer.Option(
+        None,
+        "--label-regex",
+        help="Regular expression whose first group, searched in each FASTA header, is the label "
+        "(e.g. '^(\\S+)' for '>5S_rRNA ...'); used for FASTA inputs given without LABEL=.",
+        show_default=False,
+    ),
+    sequence_column: str = typer.Option("sequence", "--sequence-column", help="CSV/TSV column holding the sequences."),
+    label_column: Optional[str] = typer.Option(
+        None,
+        "--label-column",
+        help="Where labels are when an input has no LABEL=: CSV/TSV column name (default 'label'); BED-like "
+        "column number (1-based) or name (name, score, a header-row name); GTF attribute (e.g. gene_type).",
+        show_default=False,
+    ),
+    id_column: Optional[str] = typer.Option(
+        None, "--id-column", help="CSV/TSV column with row identifiers (default: FILE:LINE).", show_default=False
+    ),
+    gtf_feature: str = typer.Option(
+        "exon",
+        "--gtf-feature",
+        help="GTF feature type (column 3) to use. exon gives short, non-redundant windows; use gene or "
+        "transcript with --anchor five-prime --length N for promoter windows.",
+    ),
+    skip_unknown_chroms: bool = typer.Option(
+        False,
+        "--skip-unknown-chroms",
+        help="Drop intervals on chromosomes the genome lacks (counted in the summary) instead of stopping.",
+    ),
+    max_n_fraction: float = typer.Option(
+        0.1, "--max-n-fraction", help="Drop examples with more than this fraction of N among their real (non-padding) bases."
+    ),
+    min_length: int = typer.Option(20, "--min-length", help="Drop examples with fewer real (non-padding) bases than this."),
+    max_per_class: Optional[int] = typer.Option(
+        None, "--max-per-class", help="Keep at most this many examples per class (seeded random subsample; for quick runs).",
+        show_default=False,
+    ),
+    split_mode: str = typer.Option(
+        "auto",
+        "--split-mode",
+        help=f"How to split: {', '.join(SPLIT_MODES)}. auto = held-out chromosomes when every example has "
+        "coordinates, else stratified random.",
+    ),
+    test_chroms: str = typer.Option("chr8,chr9", "--test-chroms", help="Comma-separated chromosomes held out for the test split (chrom mode)."),
+    valid_chroms: str = typer.Option("chr10", "--valid-chroms", help="Comma-separated chromosomes held out for the validation split (chrom mode)."),
+    test_fraction: float = typer.Option(0.1, "--test-fraction", help="Test fraction per class (random mode)."),
+    valid_fraction: float = typer.Option(0.1, "--valid-fraction", help="Validation fraction per class (random mode)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for random splits and --max-per-class subsampling."),
+    rc_augment: bool = typer.Option(
+        False,
+        "--rc-augment",
+        help="Add a reverse-complement copy of every training example (augmented=True, id suffix _rc); "
+        "never added to valid or test.",
+    ),
+    classes: Optional[str] = typer.Option(
+        None,
+        "--classes",
+        help="Comma-separated class order (must list every label once). Default: sorted labels. For binary "
+        "tasks the LAST class is the positive one (AUROC, precision/recall).",
+        show_default=False,
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debugging detail."),
+    version: bool = typer.Option(
+        False, "--version", callback=version_callback, is_eager=True, help="Print the genofm version and exit."
+    ),
+) -> None:
+    """Turn labelled FASTA/CSV/TSV files, or BED/narrowPeak/GTF intervals cut from a genome, into a
+    prepared dataset: windowed, strand-corrected, upper-case A/C/G/T/N sequences with labels and
+    train/valid/test splits.
+
+    Cleaning: non-ACGT symbols become N; examples failing --min-length or --max-n-fraction are
+    dropped; exact duplicate sequences are kept once (a sequence seen with two labels is dropped
+    entirely); a sequence whose reverse complement sits in another split is kept only in the
+    earliest split (train, then valid, then test). Coordinates are 0-based half-open (FASTA headers
+    like chr1:100-300 are read as BED-style, 0-based starts) and describe the real bases of each
+    window. Every dropped row is counted by reason in the summary.
+    """
+    setup_logging(verbose)
+    summary_path = summary if summary is not None else output.with_name(output.name.removesuffix(".parquet") + ".summary.json")
+    if summary_path.resolve() == output.resolve():
+        raise GenofmError(f"--summary {summary_path} is the same file as --output; give it another name")
+    if split_mode not in SPLIT_MODES:
+        raise GenofmError(f"--split-mode must be one of {', '.join(SPLIT_MODES)}, not {split_mode!r}")
+    options = PrepareOptions(
+        genome=str(genome) if genome is not None else None,
+        label_regex=label_regex,
+        sequence_column=sequence_column,
+        label_column=label_column,
+        id_column=id_column,
+        gtf_feature=gtf_feature,
+        anchor=anchor,
+        length=length,
+        skip_unknown_chroms=skip_unknown_chroms,
+        max_n_fraction=max_n_fraction,
+        min_length=min_length,
+        max_per_class=max_per_class,
+        split_mode=split_mode,
+        test_chroms=test_chroms,
+        valid_chroms=valid_chroms,
+        test_fraction=test_fraction,
+        valid_fraction=valid_fraction,
+        seed=seed,
+        rc_augment=rc_augment,
+        classes=classes,
+    )
+    prepared = prepare(inputs, options)
+    prepared.summary["output"] = str(output)
+    with atomic_path(output) as tmp_output, atomic_path(summary_path) as tmp_summary:
+        write_dataset(prepared.frame, tmp_output, prepared.classes)
+        tmp_summary.write_text(json.dumps(prepared.summary, indent=2) + "\n")
+    log.info("wrote %s and %s", output, summary_path)
+
+
+main = run_app(app, "genofm-prepare")

@@ -1,0 +1,317 @@
+"""From labelled inputs to the rows of a prepared dataset, with an account of every dropped row.
+
+The order of steps matters and is fixed here: read -> window -> filter (on real bases, so padding
+asked for by ``--length`` never fails the N filter) -> drop exact duplicates -> subsample -> split
+-> drop reverse-complement pairs straddling splits -> augment the training split. Augmenting last
+guarantees reverse-complement copies exist only in train, where they cannot leak.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genofm import __version__
+from genofm.data.chroms import chrom_sort_key, parse_chrom_list
+from genofm.data.dedup import drop_cross_split_pairs, drop_exact_duplicates
+from genofm.data.extract import examples_from_intervals
+from genofm.data.fasta import compile_label_regex, read_fasta
+from genofm.data.genome import Genome
+from genofm.data.inputs import InputSpec, parse_input, sha256
+from genofm.data.intervals import read_bed, read_gtf
+from genofm.data.records import Example
+from genofm.data.splits import check_splits, chrom_splits, random_splits, resolve_mode
+from genofm.data.tables import read_table
+from genofm.data.windows import ANCHORS, resize_example
+from genofm.errors import GenofmError
+from genofm.sequence import reverse_complement
+
+log = logging.getLogger("genofm.prepare")
+
+
+@dataclass
+class PrepareOptions:
+    """Every knob of ``genofm-prepare``; recorded verbatim in the summary."""
+
+    genome: str | None = None
+    label_regex: str | None = None
+    sequence_column: str = "sequence"
+    label_column: str | None = None
+    id_column: str | None = None
+    gtf_feature: str = "exon"
+    anchor: str = "auto"
+    length: int | None = None
+    skip_unknown_chroms: bool = False
+    max_n_fraction: float = 0.1
+    min_length: int = 20
+    max_per_class: int | None = None
+    split_mode: str = "auto"
+    test_chroms: str = "chr8,chr9"
+    valid_chroms: str = "chr10"
+    test_fraction: float = 0.1
+    valid_fraction: float = 0.1
+    seed: int = 0
+    rc_augment: bool = False
+    classes: str | None = None
+
+    def validate(self) -> None:
+        if self.length is not None and self.length < 1:
+            raise GenofmError(f"--length must be a positive number of bases, not {self.length}")
+        if not 0 <= self.max_n_fraction <= 1:
+            raise GenofmError(f"--max-n-fraction must lie in [0, 1], not {self.max_n_fraction}")
+        if self.min_length < 0:
+            raise GenofmError(f"--min-length must be >= 0, not {self.min_length}")
+        if self.max_per_class is not None and self.max_per_class < 1:
+            raise GenofmError(f"--max-per-class must be >= 1, not {self.max_per_class}")
+        if self.anchor not in ANCHORS:
+            raise GenofmError(f"--anchor must be one of {', '.join(ANCHORS)}, not {self.anchor!r}")
+
+
+@dataclass
+class Prepared:
+    frame: pd.DataFrame
+    classes: list[str]
+    summary: dict = field(default_factory=dict)
+
+
+def _read_inputs(specs: list[InputSpec], options: PrepareOptions, dropped: Counter) -> tuple[list[Example], list[dict]]:
+    label_regex = compile_label_regex(options.label_regex)
+    genome: Genome | None = None
+    needs_genome = [s for s in specs if s.kind in ("bed", "narrowpeak", "gtf")]
+    if needs_genome and options.genome is None:
+        raise GenofmError(f"{needs_genome[0].path}: interval files need --genome to read their sequences; give the reference FASTA")
+    if options.genome is not None:
+        genome = Genome(options.genome)
+    examples: list[Example] = []
+    described: list[dict] = []
+    try:
+        for spec in specs:
+            if spec.kind == "fasta":
+                found = read_fasta(spec, label_regex)
+                if options.length is not None:
+                    found = [resize_example(e, options.length) for e in found]
+            elif spec.kind == "table":
+                found = read_table(spec, options.sequence_column, options.label_column or "label", options.id_column)
+                if options.length is not None:
+                    found = [resize_example(e, options.length) for e in found]
+            else:
+                assert genome is not None
+                if spec.kind == "gtf":
+                    intervals = read_gtf(spec, options.gtf_feature, options.label_column)
+                else:
+                    intervals = read_bed(spec, options.label_column)
+                found, unknown = examples_from_intervals(
+                    intervals, genome, options.length, options.anchor, options.skip_unknown_chroms
+                )
+                if unknown:
+                    dropped["unknown_chromosome"] += unknown
+                    log.warning("%s: dropped %d intervals on chromosomes missing from the genome", spec.path, unknown)
+            log.info("%s: %d %s records", spec.path, len(found), spec.kind)
+            described.append({"path": str(spec.path), "label": spec.label, "kind": spec.kind, "records": len(found), "sha256": sha256(spec.path)})
+            examples.extend(found)
+    finally:
+        if genome is not None:
+            genome.close()
+    return examples, described
+
+
+def _filter(examples: list[Example], options: PrepareOptions, dropped: Counter) -> list[Example]:
+    kept = []
+    for example in examples:
+        if example.real_length < options.min_length:
+            dropped["too_short"] += 1
+        elif example.n_fraction > options.max_n_fraction:
+            dropped["too_many_n"] += 1
+        else:
+            kept.append(example)
+    return kept
+
+
+def _subsample(examples: list[Example], max_per_class: int | None, seed: int, dropped: Counter) -> list[Example]:
+    if max_per_class is None:
+        return examples
+    rng = np.random.default_rng(seed)
+    by_label: dict[str, list[int]] = {}
+    for index, example in enumerate(examples):
+        by_label.setdefault(example.label, []).append(index)
+    keep: set[int] = set()
+    for label in sorted(by_label):
+        indices = by_label[label]
+        if len(indices) > max_per_class:
+            chosen = rng.choice(len(indices), size=max_per_class, replace=False)
+            keep.update(indices[i] for i in chosen)
+            dropped["subsampled"] += len(indices) - max_per_class
+        else:
+            keep.update(indices)
+    return [e for i, e in enumerate(examples) if i in keep]
+
+
+def _classes(examples: list[Example], requested: str | None) -> list[str]:
+    present = sorted({e.label for e in examples})
+    if requested:
+        classes = [c.strip() for c in requested.split(",") if c.strip()]
+        if len(set(classes)) != len(classes):
+            raise GenofmError(f"--classes {requested!r} names a class twice")
+        unknown = sorted(set(present) - set(classes))
+        absent = [c for c in classes if c not in present]
+        if unknown or absent:
+            raise GenofmError(
+                f"--classes {requested!r} does not match the labels found ({', '.join(present)}); "
+                "list each label exactly once"
+            )
+    else:
+        classes = present
+    if not classes:
+        raise GenofmError("no sequences are left after removing duplicates with conflicting labels; check the inputs' labels")
+    if len(classes) < 2:
+        raise GenofmError(
+            f"only one class ({classes[0]!r}) is left after filtering; a classifier needs at least two — "
+            "give another labelled input (e.g. neg=background.fa)"
+        )
+    return classes
+
+
+def _unique_ids(names: list[str]) -> list[str]:
+    taken: set[str] = set()
+    ids = []
+    for name in names:
+        candidate, k = name, 1
+        while candidate in taken:
+            k += 1
+            candidate = f"{name}.{k}"
+        taken.add(candidate)
+        ids.append(candidate)
+    return ids
+
+
+def _augment(examples: list[Example], splits: list[str], dropped: Counter) -> list[tuple[int, Example]]:
+    """Reverse-complement copies of training rows (with the row they copy) unless that strand is already a row."""
+    existing = {e.sequence for e in examples}
+    copies = []
+    for index, (example, split) in enumerate(zip(examples, splits)):
+        if split != "train":
+            continue
+        rc = reverse_complement(example.sequence)
+        if rc in existing:
+            dropped["rc_copy_already_present"] += 1
+            continue
+        flipped = {"+": "-", "-": "+"}.get(example.strand or "", example.strand)
+        copies.append((index, Example(example.name, rc, example.label, example.source, example.chrom,
+                                      example.start, example.end, flipped, example.padding)))
+    return copies
+
+
+def _frame(examples: list[Example], splits: list[str], augmented: list[tuple[int, Example]]) -> pd.DataFrame:
+    ids = _unique_ids([e.name for e in examples])
+    aug_ids = _unique_ids(ids + [f"{ids[index]}_rc" for index, _ in augmented])[len(ids):]
+    rows = examples + [copy for _, copy in augmented]
+    return pd.DataFrame(
+        {
+            "id": ids + aug_ids,
+            "sequence": [e.sequence for e in rows],
+            "label": [e.label for e in rows],
+            "split": splits + ["train"] * len(augmented),
+            "chrom": [e.chrom for e in rows],
+            "start": pd.array([e.start for e in rows], dtype="Int64"),
+            "end": pd.array([e.end for e in rows], dtype="Int64"),
+            "strand": [(e.strand or ".") if e.chrom is not None else e.strand for e in rows],
+            "source": [e.source for e in rows],
+            "augmented": [False] * len(examples) + [True] * len(augmented),
+        }
+    )
+
+
+def _length_stats(values: list[int]) -> dict:
+    if not values:
+        return {}
+    return {"min": min(values), "max": max(values), "mean": round(statistics.fmean(values), 2), "median": statistics.median(values)}
+
+
+def _summary(frame, classes, dropped, described, options, mode, warnings, examples) -> dict:
+    original = frame[~frame["augmented"]]
+    counts = {split: {c: int(((original["split"] == split) & (original["label"] == c)).sum()) for c in classes}
+              for split in ("train", "valid", "test")}
+    aug = frame[frame["augmented"]]
+    chromosomes = {}
+    if original["chrom"].notna().any():
+        for split in ("train", "valid", "test"):
+            names = original.loc[original["split"] == split, "chrom"].dropna().unique().tolist()
+            chromosomes[split] = sorted(names, key=chrom_sort_key)
+    summary = {
+        "genofm_version": __version__,
+        "rows": int(len(frame)),
+        "classes": classes,
+        "positive_class": classes[-1] if len(classes) == 2 else None,
+        "split_mode": mode,
+        "counts": counts,
+        "totals": {split: int(sum(counts[split].values())) for split in counts},
+        "augmented": {c: int((aug["label"] == c).sum()) for c in classes},
+        "chromosomes": chromosomes,
+        "lengths": _length_stats([len(e.sequence) for e in examples]),
+        "real_bases": _length_stats([e.real_length for e in examples]),
+        "padded_rows": int(sum(e.padding > 0 for e in examples)),
+        "dropped": dict(sorted(dropped.items())),
+        "inputs": described,
+        "options": asdict(options),
+        "warnings": warnings,
+    }
+    if options.genome:
+        summary["genome"] = {"path": options.genome, "sha256": sha256(Path(options.genome))}
+    return summary
+
+
+def prepare(inputs: list[str], options: PrepareOptions) -> Prepared:
+    """Read, window, clean, de-duplicate, split and augment; raise GenofmError on unusable input."""
+    options.validate()
+    if not inputs:
+        raise GenofmError("no inputs; give at least one [LABEL=]PATH")
+    specs = [parse_input(text) for text in inputs]
+    seen: dict[Path, InputSpec] = {}
+    for spec in specs:
+        previous = seen.setdefault(spec.path.resolve(), spec)
+        if previous is not spec:
+            raise GenofmError(f"{spec.path}: given twice as input; give each file once")
+    dropped: Counter[str] = Counter()
+    examples, described = _read_inputs(specs, options, dropped)
+    total = len(examples)
+    examples = _filter(examples, options, dropped)
+    if not examples:
+        raise GenofmError(
+            f"all {total} sequences were filtered out ({dict(dropped)}); check the inputs or relax "
+            "--min-length / --max-n-fraction"
+        )
+    examples, duplicates = drop_exact_duplicates(examples)
+    dropped.update(duplicates)
+    examples = _subsample(examples, options.max_per_class, options.seed, dropped)
+    classes = _classes(examples, options.classes)
+    mode = resolve_mode(options.split_mode, examples)
+    if mode == "chrom":
+        test_chroms, valid_chroms = parse_chrom_list(options.test_chroms), parse_chrom_list(options.valid_chroms)
+        splits = chrom_splits(examples, test_chroms, valid_chroms)
+        present = sorted({e.chrom for e in examples if e.chrom}, key=chrom_sort_key)
+        detail = f"test chromosomes {test_chroms}, valid {valid_chroms}; data on {', '.join(present[:12])}{' ...' if len(present) > 12 else ''}"
+    else:
+        splits = random_splits(examples, options.test_fraction, options.valid_fraction, options.seed)
+        detail = f"random split, test fraction {options.test_fraction}"
+    examples, splits, leaked = drop_cross_split_pairs(examples, splits)
+    if leaked:
+        dropped["reverse_complement_in_other_split"] += leaked
+        log.info("dropped %d sequences whose reverse complement is in an earlier split", leaked)
+    warnings = check_splits(examples, splits, classes, detail)
+    for warning in warnings:
+        log.warning(warning)
+    augmented = _augment(examples, splits, dropped) if options.rc_augment else []
+    frame = _frame(examples, splits, augmented)
+    summary = _summary(frame, classes, dropped, described, options, mode, warnings, examples)
+    log.info(
+        "prepared %d rows (%s; %d reverse-complement training copies) in %d classes, %s split; dropped %s",
+        len(frame), ", ".join(f"{k} {v}" for k, v in summary["totals"].items()), len(augmented), len(classes), mode,
+        dict(dropped) or "nothing",
+    )
+    return Prepared(frame=frame, classes=classes, summary=summary)

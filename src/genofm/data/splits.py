@@ -1,0 +1,115 @@
+"""Assign train/valid/test: held-out chromosomes when coordinates exist, stratified random otherwise.
+
+Random splits of genomic windows overstate performance (neighbouring and repeated regions land on
+both sides), so chromosome hold-out is the default whenever every example has coordinates. Random
+splits assign a sequence and its reverse complement together, so they never straddle splits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+import numpy as np
+
+from genofm.data.chroms import chrom_key
+from genofm.data.dedup import canonical
+from genofm.data.records import Example
+from genofm.errors import GenofmError
+
+SPLIT_MODES = ("auto", "chrom", "random")
+log = logging.getLogger("genofm.prepare")
+
+
+def resolve_mode(mode: str, examples: list[Example]) -> str:
+    with_coords = sum(e.chrom is not None for e in examples)
+    if mode == "auto":
+        if with_coords == len(examples):
+            return "chrom"
+        if with_coords:
+            log.warning(
+                "%d of %d sequences lack coordinates, so the split is random; give coordinates to all "
+                "for a held-out-chromosome split", len(examples) - with_coords, len(examples)
+            )
+        return "random"
+    if mode == "chrom" and with_coords < len(examples):
+        raise GenofmError(
+            f"--split-mode chrom needs coordinates for every sequence, but {len(examples) - with_coords} of "
+            f"{len(examples)} have none (FASTA headers like chr1:100-300, BED/GTF inputs, or chrom/start/end "
+            "table columns); use --split-mode random"
+        )
+    return mode
+
+
+def chrom_splits(examples: list[Example], test_chroms: list[str], valid_chroms: list[str]) -> list[str]:
+    test_keys = {chrom_key(c) for c in test_chroms}
+    valid_keys = {chrom_key(c) for c in valid_chroms}
+    both = test_keys & valid_keys
+    if both:
+        raise GenofmError(f"chromosome(s) {sorted(both)} are in both --test-chroms and --valid-chroms; give each to one split")
+    splits = []
+    for example in examples:
+        key = chrom_key(example.chrom or "")
+        splits.append("test" if key in test_keys else "valid" if key in valid_keys else "train")
+    return splits
+
+
+def random_splits(examples: list[Example], test_fraction: float, valid_fraction: float, seed: int) -> list[str]:
+    """Stratified by label; both strands of a sequence stay together (grouped by canonical form)."""
+    if not (0 <= test_fraction < 1 and 0 <= valid_fraction < 1 and test_fraction + valid_fraction < 1):
+        raise GenofmError("--test-fraction and --valid-fraction must be in [0, 1) and sum to less than 1")
+    groups: dict[str, list[int]] = {}
+    for index, example in enumerate(examples):
+        groups.setdefault(canonical(example.sequence), []).append(index)
+    by_label: dict[str, list[str]] = defaultdict(list)
+    for key, members in groups.items():
+        by_label[examples[members[0]].label].append(key)
+    rng = np.random.default_rng(seed)
+    splits = ["train"] * len(examples)
+    for label in sorted(by_label):
+        keys = by_label[label]
+        order = rng.permutation(len(keys))
+        n = len(keys)
+        n_test = _count(n, test_fraction)
+        n_valid = min(_count(n, valid_fraction), max(n - n_test - 1, 0))
+        for rank, position in enumerate(order):
+            split = "test" if rank < n_test else "valid" if rank < n_test + n_valid else "train"
+            for member in groups[keys[position]]:
+                splits[member] = split
+    return splits
+
+
+def _count(n: int, fraction: float) -> int:
+    """round(n * fraction), but at least one when the fraction is positive and the class has 3+ members."""
+    if fraction <= 0:
+        return 0
+    count = int(round(n * fraction))
+    if n >= 3:
+        count = max(count, 1)
+    return min(count, n - 1) if n > 1 else 0
+
+
+def check_splits(examples: list[Example], splits: list[str], classes: list[str], mode_detail: str) -> list[str]:
+    """Fail on unusable splits (empty or one-class test, one-class train); return warnings for the rest."""
+    present: dict[str, set[str]] = {"train": set(), "valid": set(), "test": set()}
+    counts = {"train": 0, "valid": 0, "test": 0}
+    for example, split in zip(examples, splits):
+        present[split].add(example.label)
+        counts[split] += 1
+    if counts["test"] == 0:
+        raise GenofmError(f"the test split is empty ({mode_detail}); choose other --test-chroms or use --split-mode random")
+    if len(present["test"]) < 2:
+        raise GenofmError(
+            f"the test split holds only class {sorted(present['test'])} ({mode_detail}); metrics need every class — "
+            "choose other --test-chroms or use --split-mode random"
+        )
+    if len(present["train"]) < 2:
+        raise GenofmError(f"the training split holds only class {sorted(present['train'])} ({mode_detail}); adjust the split options")
+    warnings = []
+    for split in ("train", "valid", "test"):
+        missing = [c for c in classes if c not in present[split]]
+        if counts[split] == 0:
+            warnings.append(f"the {split} split is empty ({mode_detail})")
+        elif missing:
+            warnings.append(f"the {split} split has no examples of class(es) {missing}")
+    return warnings

@@ -1,0 +1,91 @@
+"""What every head shares: scikit-learn's estimator API plus pickle-free persistence.
+
+Heads are fitted on integer labels ``0..K-1`` that index the dataset's class list, so the positive
+class of a binary task (the last one) is always column 1 of ``predict_proba``. Probabilities are
+computed by each head from the same arrays that are saved, so a reloaded model reproduces them
+exactly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+from genofm.errors import GenofmError
+
+
+class Head(ClassifierMixin, BaseEstimator):
+    """Base class; subclasses implement ``fit``, ``predict_proba``, ``arrays``, ``state`` and ``restore``."""
+
+    #: name used by ``--head`` and stored in model.json
+    name: ClassVar[str]
+    #: whether ``coef_`` holds one standardised coefficient per feature and class row
+    linear: ClassVar[bool] = False
+    #: extra files (besides model.json and model.safetensors) the head writes into the model folder
+    extra_files: ClassVar[tuple[str, ...]] = ()
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.argmax(self.predict_proba(X), axis=1)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Fitted parameters, saved into model.safetensors."""
+        raise NotImplementedError
+
+    def state(self) -> dict[str, Any]:
+        """JSON-ready hyper-parameters, chosen values and training log."""
+        raise NotImplementedError
+
+    def save_files(self, directory: Path) -> None:
+        """Write any extra files; heads whose parameters are all arrays have none."""
+
+    @classmethod
+    def restore(cls, arrays: dict[str, np.ndarray], state: dict[str, Any], directory: Path) -> "Head":
+        raise NotImplementedError
+
+
+def balanced_weights(y: np.ndarray) -> np.ndarray:
+    """Per-row weights n / (K * n_k), scikit-learn's "balanced" rule."""
+    counts = np.bincount(y)
+    present = counts > 0
+    per_class = np.zeros(counts.size)
+    per_class[present] = y.size / (present.sum() * counts[present])
+    return per_class[y]
+
+
+def cv_splits(y: np.ndarray, groups: np.ndarray | None, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified folds that keep each group (a sequence and its reverse-complement copy) in one fold.
+
+    Without grouping, an augmented copy in the validation fold of its own original would make the
+    cross-validated score optimistic and bias the choice of regularisation towards overfitting.
+    """
+    counts = np.bincount(y)
+    n_groups = [len(np.unique(groups[y == k])) if groups is not None else counts[k] for k in range(counts.size)]
+    if min(n_groups) < folds:
+        k = int(np.argmin(n_groups))
+        raise GenofmError(
+            f"class index {k} has only {n_groups[k]} training sequences, fewer than --cv-folds {folds}; "
+            "lower --cv-folds or add training data"
+        )
+    if groups is None:
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(y.size), y))
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(y.size), y, groups))
+
+
+def holdout(y: np.ndarray, groups: np.ndarray | None, seed: int, fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """A grouped, stratified ~10% early-stopping split of the training rows (when no valid split exists)."""
+    folds = max(2, int(round(1.0 / fraction)))
+    counts = np.bincount(y)
+    if counts.min() < folds:
+        folds = max(2, int(counts.min()))
+    train_idx, stop_idx = cv_splits(y, groups, folds, seed)[0]
+    return train_idx, stop_idx
+
+
+def has_all_classes(y: np.ndarray | None, n_classes: int) -> bool:
+    return y is not None and y.size > 0 and np.unique(y).size == n_classes

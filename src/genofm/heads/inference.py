@@ -1,0 +1,119 @@
+"""Class probabilities of a saved model for new sequences.
+
+A head needs the features it was trained on: either from embedding files (checked against the
+model's backbone provenance) or computed here by rebuilding that backbone from the provenance,
+with the weights verified by checksum. A fine-tuned model is rebuilt by its finetuner.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from genofm.errors import GenofmError
+from genofm.heads.features import feature_matrix, model_columns
+from genofm.heads.store import load_head
+
+log = logging.getLogger("genofm")
+
+
+def _backbone_for(document: dict, model_dir: Path, weights: Path | None, device: str, precision: str):
+    from genofm.backbones import backbone_class
+    from genofm.backbones.base import weights_checksum
+    from genofm.device import resolve_device, resolve_precision
+
+    prov = document["backbone"]
+    name = prov.get("backbone")
+    cls = backbone_class(name)
+    try:
+        options = cls.Options(**(prov.get("options") or {}))
+    except TypeError as exc:
+        raise GenofmError(
+            f"{model_dir}: stored {name} options do not fit this genofm's backbone ({exc}); pass --embeddings made for the model"
+        ) from None
+    expected = prov.get("weights_sha256")
+    if expected:
+        if weights is None:
+            raise GenofmError(
+                f"{model_dir}: the model uses {name} features from weights {prov.get('weights_name')!r}; "
+                "pass those weights with --weights, or pass --embeddings"
+            )
+        found = weights_checksum(Path(weights))
+        if found != expected:
+            raise GenofmError(
+                f"{weights}: sha256 {found[:12]} differs from the weights the model was trained with ({expected[:12]}, "
+                f"{prov.get('weights_name')}); pass the same checkpoint"
+            )
+    elif weights is not None:
+        log.warning("backbone %s of %s needs no weights; ignoring --weights %s", name, model_dir, weights)
+        weights = None
+    torch_device = resolve_device(device)
+    return cls(options, weights, torch_device, resolve_precision(precision, torch_device))
+
+
+def head_features(
+    document: dict,
+    model_dir: Path,
+    frame: pd.DataFrame,
+    embeddings: Sequence[Path] | None,
+    weights: Path | None,
+    device: str = "auto",
+    precision: str = "auto",
+    batch_size: int | None = None,
+) -> np.ndarray:
+    """The model's feature columns for the rows of ``frame``."""
+    if embeddings:
+        from genofm.embeddings import read_embeddings
+
+        paths = [Path(p) for p in embeddings]
+        emb = read_embeddings(paths)
+        columns = model_columns(emb, document, model_dir, paths)
+        return feature_matrix(emb, frame, columns, paths)
+    from genofm.embedding_run import embed_frame
+
+    backbone = _backbone_for(document, model_dir, weights, device, precision)
+    names = list(backbone.feature_names)
+    index = {n: i for i, n in enumerate(names)}
+    missing = [n for n in document["feature_names"] if n not in index]
+    if missing or len(names) != document["backbone"].get("n_features", len(names)):
+        raise GenofmError(
+            f"{model_dir}: the rebuilt {document['backbone'].get('backbone')} backbone yields {len(names)} features, "
+            f"not the model's {document['backbone'].get('n_features')}; pass --embeddings made for the model"
+        )
+    log.info("embedding %d sequences with %s", len(frame), document["backbone"].get("backbone"))
+    X = embed_frame(backbone, frame, batch_size or backbone.default_batch_size, document["backbone"].get("rc_average", False))
+    return X[:, [index[n] for n in document["feature_names"]]]
+
+
+def predict_proba(
+    model_dir: Path,
+    document: dict,
+    frame: pd.DataFrame,
+    embeddings: Sequence[Path] | None = None,
+    weights: Path | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    batch_size: int | None = None,
+) -> np.ndarray:
+    """(len(frame), n_classes) probabilities in the model's class order."""
+    model_dir = Path(model_dir)
+    if document["kind"] == "finetuned":
+        if embeddings:
+            raise GenofmError(f"{model_dir}: a fine-tuned model reads sequences; drop --embeddings and pass --weights")
+        if weights is None:
+            raise GenofmError(f"{model_dir}: a fine-tuned {document['backbone'].get('backbone')} model needs --weights (its base checkpoint)")
+        from genofm.finetune import load_finetuner
+
+        finetuner = load_finetuner(document["backbone"]["backbone"], model_dir, document["finetune"]["config"], Path(weights), device)
+        proba = np.asarray(finetuner.predict_proba(frame), dtype=np.float64)
+    else:
+        head = load_head(model_dir, document)
+        X = head_features(document, model_dir, frame, embeddings, weights, device, precision, batch_size)
+        proba = head.predict_proba(X)
+    if proba.shape != (len(frame), len(document["classes"])):
+        raise RuntimeError(f"{model_dir}: model returned probabilities of shape {proba.shape} for {len(frame)} rows")
+    return proba

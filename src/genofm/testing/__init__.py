@@ -1,0 +1,1 @@
+"""Helpers for genofm's own tests and pipeline smoke runs (random models, synthetic data)."""

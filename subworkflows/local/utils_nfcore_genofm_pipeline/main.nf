@@ -1,0 +1,159 @@
+/*
+ * Start and end of a genofm run, in the shape of nf-core's pipeline utilities:
+ * PIPELINE_INITIALISATION answers --help/--version, checks every parameter and the samplesheet
+ * (all problems reported together, before any task starts) and emits one item per dataset;
+ * PIPELINE_COMPLETION reports where the results are.
+ */
+
+include { checkParametersAgainstSchema; readSamplesheetAgainstSchema; schemaHelp; loadJsonSchema; schemaParameters } from '../utils_schema'
+
+// backbones whose weights are staged from --<backbone>_dir; kmer needs none
+def backbonesNeedingWeights() {
+    return ['spliceai', 'sei', 'dnabert2', 'dnabert6', 'gpt2dna']
+}
+
+def csvList(value) {
+    return value ? value.toString().tokenize(',')*.trim().findAll { it }.unique() : []
+}
+
+// weights folder of a backbone as a staged input, or [] (nf-core's "no file" placeholder)
+def backboneWeights(String backbone) {
+    def dir = backbone in backbonesNeedingWeights() ? params["${backbone}_dir"] : null
+    return dir ? file(dir.toString(), checkIfExists: true) : []
+}
+
+// problems that need more than one parameter to see
+def checkGenofmParameters(Map schemaSpecs) {
+    def problems = []
+    def needWeights = (csvList(params.backbones) + csvList(params.finetune_backbones)).unique()
+    needWeights.findAll { it in backbonesNeedingWeights() && !params["${it}_dir"] }.each { backbone ->
+        def what = schemaSpecs["${backbone}_dir"]?.description ?: 'a folder with its weights'
+        problems << "--backbones/--finetune_backbones: ${backbone} needs --${backbone}_dir (${what})".toString()
+    }
+    if (params.backbones != null && !csvList(params.backbones)) {
+        problems << "--backbones: give at least one backbone, e.g. --backbones kmer".toString()
+    }
+    return problems
+}
+
+def intervalFile(String path) {
+    return path ==~ /(?i).*\.(bed|narrowpeak|gtf)(\.gz)?$/
+}
+
+/*
+ * Groups samplesheet rows into datasets and checks what the schema cannot: interval files need a
+ * genome, one genome per dataset, no file twice, at least two classes when every row is labelled.
+ */
+def groupDatasets(List rows, String sheetName) {
+    def problems = []
+    def datasets = []
+    rows.groupBy { it.dataset }.each { dataset, group ->
+        def where = "${sheetName} dataset '${dataset}'"
+        group.findAll { intervalFile(it.file) && !it.genome }.each { row ->
+            problems << "${sheetName} line ${row._line}: ${row.file} holds intervals; fill the genome column with the reference FASTA".toString()
+        }
+        def genomes = group.collect { it.genome ?: '' }.findAll { it }.unique()
+        if (genomes.size() > 1) {
+            problems << "${where}: rows name different genomes (${genomes.join(', ')}); one genome per dataset".toString()
+        }
+        def paths = group.collect { it._file_path?.toString() }
+        def repeated = paths.findAll { p -> paths.count(p) > 1 }.unique()
+        if (repeated) {
+            problems << "${where}: file(s) ${repeated.join(', ')} listed twice".toString()
+        }
+        def labels = group.collect { it.label ?: '' }
+        if (labels.every { it } && labels.unique(false).size() < 2) {
+            problems << "${where}: only one class (${labels[0]}); add rows for the other class(es), or leave label empty for files that carry labels".toString()
+        }
+        def genomeRow = group.find { it.genome }
+        datasets << [
+            [id: dataset, dataset: dataset, labels: labels],
+            group.collect { it._file_path },
+            genomeRow ? genomeRow._genome_path : [],
+        ]
+    }
+    return [datasets, problems]
+}
+
+// parameters that differ from the schema defaults, for the log and pipeline_info
+def paramsSummary(Map schemaSpecs) {
+    def summary = [:]
+    schemaSpecs.each { name, spec ->
+        def value = params[name]
+        if (value != null && value != spec.default && !(value instanceof Boolean && !value && spec.default == null)) {
+            summary[name] = value
+        }
+    }
+    return summary
+}
+
+def abortWithProblems(String what, List problems) {
+    def text = "${what}:\n" + problems.collect { "  * ${it}" }.join('\n') + "\nSee --help and docs/usage.md."
+    error(text)
+}
+
+workflow PIPELINE_INITIALISATION {
+
+    take:
+    input           // string: path to the samplesheet
+    validate_params // boolean: check params against nextflow_schema.json
+
+    main:
+    def schemaPath = "${projectDir}/nextflow_schema.json"
+    def specs = schemaParameters(loadJsonSchema(schemaPath))
+
+    if (params.version) {
+        log.info "${workflow.manifest.name} ${workflow.manifest.version}"
+        System.exit(0)
+    }
+    if (params.help || params.help_full) {
+        log.info schemaHelp(schemaPath, "nextflow run ${workflow.manifest.name} -profile test,<docker|podman|singularity|apptainer> --outdir results", params.help_full as boolean)
+        System.exit(0)
+    }
+
+    def problems = []
+    if (validate_params) {
+        def (paramProblems, warnings) = checkParametersAgainstSchema(params, schemaPath)
+        warnings.each { log.warn it }
+        problems += paramProblems
+    }
+    problems += checkGenofmParameters(specs)
+    if (problems) {
+        abortWithProblems('Invalid parameters', problems)
+    }
+
+    def sheet = file(input.toString())
+    def relativeTo = params.input_base_dir ? file(params.input_base_dir.toString()) : sheet.parent
+    def (rows, sheetProblems) = readSamplesheetAgainstSchema(sheet, "${projectDir}/assets/schema_input.json", relativeTo)
+    def (datasets, groupProblems) = sheetProblems ? [[], []] : groupDatasets(rows, sheet.name)
+    if (sheetProblems || groupProblems) {
+        abortWithProblems("Invalid samplesheet ${sheet}", sheetProblems + groupProblems)
+    }
+
+    def changed = paramsSummary(specs)
+    log.info "${workflow.manifest.name} ${workflow.manifest.version}: " +
+        "${datasets.size()} dataset(s) (${datasets.collect { it[0].id }.join(', ')}), " +
+        "backbones ${csvList(params.backbones).join(',')}, heads ${csvList(params.head).join(',')}" +
+        (params.finetune_backbones ? ", fine-tuning ${csvList(params.finetune_backbones).join(',')}" : '') +
+        "\n  parameters: " + changed.collect { k, v -> "--${k} ${v}" }.join(' ')
+
+    emit:
+    samplesheet = Channel.fromList(datasets) // [ meta(id, dataset, labels), [files], genome or [] ]
+    summary     = Channel.value(changed)      // map: parameters that differ from the defaults
+}
+
+workflow PIPELINE_COMPLETION {
+
+    take:
+    outdir // string
+
+    main:
+    workflow.onComplete {
+        if (workflow.success) {
+            log.info "${workflow.manifest.name}: completed in ${workflow.duration}; results in ${outdir} " +
+                "(comparison/comparison.html, per-dataset folders, pipeline_info/)"
+        } else {
+            log.error "${workflow.manifest.name}: failed; see the messages above and .nextflow.log (resume with -resume)"
+        }
+    }
+}

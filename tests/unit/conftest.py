@@ -1,0 +1,80 @@
+"""Shared fixtures: small synthetic genomes and labelled FASTA files with planted motifs.
+
+Kept generic so every tool's tests can build realistic inputs in ``tmp_path`` within milliseconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+PLANTED_MOTIF = "TGACTCA"  # AP-1 site, planted in the positive class of ``labelled_fastas``
+
+
+def random_dna(rng: np.random.Generator, length: int) -> str:
+    return "".join(rng.choice(list("ACGT"), size=length))
+
+
+def write_fasta(path: Path, records: dict[str, str] | list[tuple[str, str]], width: int = 60) -> Path:
+    """Write ``name -> sequence`` records, wrapping lines at ``width`` like real FASTA files."""
+    items = records.items() if isinstance(records, dict) else records
+    with open(path, "w") as handle:
+        for name, sequence in items:
+            handle.write(f">{name}\n")
+            for i in range(0, len(sequence), width):
+                handle.write(sequence[i : i + width] + "\n")
+            if not sequence:
+                handle.write("\n")
+    return path
+
+
+@pytest.fixture
+def dna():
+    """``dna(rng, length)``: a random A/C/G/T string drawn from a numpy Generator."""
+    return random_dna
+
+
+@pytest.fixture
+def fasta_writer():
+    """``fasta_writer(path, records)``: write ``{name: sequence}`` or ``[(name, sequence)]`` as wrapped FASTA."""
+    return write_fasta
+
+
+@pytest.fixture
+def planted_motif() -> str:
+    return PLANTED_MOTIF
+
+
+@pytest.fixture
+def genome_fasta(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A 6-chromosome genome (chr1, chr2, chr8, chr9, chr10: 3 kb each; chrM: 500 bp), seeded."""
+    rng = np.random.default_rng(7)
+    chroms = {name: random_dna(rng, 3000) for name in ("chr1", "chr2", "chr8", "chr9", "chr10")}
+    chroms["chrM"] = random_dna(rng, 500)
+    path = write_fasta(tmp_path / "genome.fa", chroms)
+    return path, chroms
+
+
+@pytest.fixture
+def labelled_fastas(tmp_path: Path) -> dict[str, Path]:
+    """``pos``/``neg`` FASTA files (30 x 100 bp each) with ``chrN:start-end`` headers on 5 chromosomes.
+
+    Positives carry :data:`PLANTED_MOTIF` at a random offset; negatives are plain random DNA.
+    """
+    rng = np.random.default_rng(11)
+    chroms = ["chr1", "chr2", "chr8", "chr9", "chr10"]
+    paths = {}
+    for label, offset in (("pos", 0), ("neg", 50_000)):
+        records = []
+        for i in range(30):
+            sequence = random_dna(rng, 100)
+            if label == "pos":
+                at = int(rng.integers(0, 100 - len(PLANTED_MOTIF)))
+                sequence = sequence[:at] + PLANTED_MOTIF + sequence[at + len(PLANTED_MOTIF) :]
+            chrom = chroms[i % len(chroms)]
+            start = offset + 1000 * i
+            records.append((f"{chrom}:{start}-{start + 100}", sequence))
+        paths[label] = write_fasta(tmp_path / f"{label}.fa", records)
+    return paths

@@ -1,0 +1,120 @@
+"""Sei network: upstream key layout, the length-adaptive B-spline, and the padding fast path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.interpolate import splev
+
+from genofm.backbones.sei_fastpath import PaddedTrunk
+from genofm.backbones.sei_model import Sei, bspline_basis
+from genofm.sequence import one_hot
+from genofm.testing.tiny_sei import random_sei
+
+OFFICIAL_KEYS = [
+    f"{module}.{index}.{kind}"
+    for module, index in [
+        ("lconv1", 0), ("lconv1", 1), ("conv1", 0), ("conv1", 2), ("lconv2", 2), ("lconv2", 3), ("conv2", 1), ("conv2", 3),
+        ("lconv3", 2), ("lconv3", 3), ("conv3", 1), ("conv3", 3), ("dconv1", 1), ("dconv2", 1), ("dconv3", 1),
+        ("dconv4", 1), ("dconv5", 1), ("classifier", 0), ("classifier", 2),
+    ]
+    for kind in ("weight", "bias")
+]
+
+
+def test_state_dict_keys_match_the_official_checkpoint():
+    with torch.device("meta"):
+        full = Sei()
+    state = full.state_dict()
+    assert sorted(state) == sorted(OFFICIAL_KEYS) and len(state) == 38
+    assert state["classifier.0.weight"].shape == (21907, 15360)
+    assert state["classifier.2.weight"].shape == (21907, 21907)
+    assert state["dconv5.1.weight"].shape == (960, 960, 5)
+    assert full.dconv5[1].dilation == (25,) and full.dconv5[1].padding == (50,)
+    assert sum(p.numel() for p in full.parameters()) == 889_979_983
+
+
+def test_tiny_sei_has_same_keys_and_trunk_only_drops_classifier():
+    tiny = Sei((8, 12, 16), 50)
+    assert sorted(tiny.state_dict()) == sorted(OFFICIAL_KEYS)
+    trunk_only = Sei((8, 12, 16), 50, classifier=False)
+    assert sorted(trunk_only.state_dict()) == sorted(k for k in OFFICIAL_KEYS if not k.startswith("classifier"))
+
+
+@pytest.mark.parametrize("length", [256, 37, 16])
+def test_spline_basis_matches_fitpack_and_partitions_unity(length):
+    basis = bspline_basis(length)
+    assert basis.shape == (length, 16)
+    np.testing.assert_allclose(basis.sum(axis=1), 1.0, atol=1e-6)
+    assert (basis >= 0).all()
+    x = np.arange(length, dtype=float)
+    inner = np.percentile(x, 100 * np.linspace(0, 1, 14)[1:-1])
+    knots = np.sort(np.concatenate([[x.min(), x.max()] * 4, inner]))
+    ref = np.stack([splev(x, (knots, np.eye(16)[i], 3)) for i in range(16)], axis=1)
+    np.testing.assert_allclose(basis, ref, atol=1e-6)
+    # the basis is mirror-symmetric: column k read backwards is column 15 - k
+    np.testing.assert_allclose(basis[::-1, ::-1], basis, atol=1e-6)
+
+
+def test_spline_adapts_to_input_length_and_model_runs_on_both():
+    assert bspline_basis(256).shape != bspline_basis(37).shape  # 4096 bp and 600 bp windows
+    model = random_sei()
+    with torch.inference_mode():
+        for length, positions in ((4096, 256), (600, 37)):
+            x = torch.from_numpy(one_hot(["ACGT" * 100], length, unknown=0.25))
+            h = model.trunk(x)
+            assert h.shape == (1, 16, positions)
+            out = model(x)
+            assert out.shape == (1, 50) and ((out >= 0) & (out <= 1)).all() and out.std() > 0.05
+
+
+def test_spline_transformation_caches_basis_per_length():
+    model = random_sei()
+    spline = model.spline_tr[1]
+    a = spline.basis(37, torch.device("cpu"), torch.float32)
+    assert spline.basis(37, torch.device("cpu"), torch.float32) is a
+    assert spline.basis(256, torch.device("cpu"), torch.float32).shape == (256, 16)
+
+
+def _sharpened(seed: int = 0) -> Sei:
+    """A tiny Sei with larger weights, so any error in the fast path shows up clearly."""
+    model = random_sei(seed=seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(3.0)
+    return model
+
+
+@pytest.mark.parametrize("length", [4096, 600, 1000])
+def test_padding_fast_path_equals_dense_trunk(length):
+    model = _sharpened()
+    fast = PaddedTrunk(model)
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 31, 200, 599, length, length + 50):
+        seqs = ["".join(rng.choice(list("ACGT"), size=max(n - k, 0))) for k in (0, 7)]
+        x = torch.from_numpy(one_hot(seqs, length, unknown=0.25))
+        x = torch.cat([x, x.flip(1, 2)])
+        with torch.inference_mode():
+            dense, patched = model.trunk(x), fast(x)
+        scale = float(dense.abs().max())
+        assert float((dense - patched).abs().max()) <= 1e-5 * max(scale, 1.0), (length, n)
+
+
+def test_padding_fast_path_sees_a_change_far_from_the_sequence():
+    """A base placed in the padding region must change the output exactly as in the dense trunk."""
+    model = _sharpened(1)
+    fast = PaddedTrunk(model)
+    seq = "N" * 1800 + "ACGTTGCA" * 25 + "N" * 2096
+    edited = "G" + seq[1:]  # one informative base at the very left edge
+    x = torch.from_numpy(one_hot([seq, edited], 4096, unknown=0.25))
+    with torch.inference_mode():
+        dense, patched = model.trunk(x), fast(x)
+    assert float((dense[0] - dense[1]).abs().max()) > 1e-4
+    assert float((dense - patched).abs().max()) <= 1e-5 * float(dense.abs().max())
+
+
+def test_padding_fast_path_refuses_training_mode():
+    model = random_sei().train()
+    with pytest.raises(RuntimeError):
+        PaddedTrunk(model)(torch.full((1, 4, 256), 0.25))

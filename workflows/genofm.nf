@@ -1,0 +1,101 @@
+/*
+ * prepare -> embed (sharded, per backbone) -> train (heads, and optional fine-tuning)
+ *         -> predict -> interpret -> compare
+ */
+
+include { GENOFM_PREPARE                    } from '../modules/local/genofm/prepare/main'
+include { EMBED_SHARDED                     } from '../subworkflows/local/embed_sharded/main'
+include { GENOFM_TRAIN                      } from '../modules/local/genofm/train/main'
+include { GENOFM_TRAIN as GENOFM_FINETUNE   } from '../modules/local/genofm/train/main'
+include { GENOFM_PREDICT                    } from '../modules/local/genofm/predict/main'
+include { GENOFM_INTERPRET                  } from '../modules/local/genofm/interpret/main'
+include { GENOFM_COMPARE                    } from '../modules/local/genofm/compare/main'
+include { csvList; backboneWeights          } from '../subworkflows/local/utils_nfcore_genofm_pipeline'
+
+import groovy.json.JsonOutput
+
+workflow GENOFM {
+
+    take:
+    ch_samplesheet // [ meta(id, dataset, labels), [files], genome or [] ]
+    params_summary // value channel, map: parameters that differ from the defaults
+
+    main:
+    ch_versions = Channel.empty()
+
+    GENOFM_PREPARE(ch_samplesheet)
+    ch_versions = ch_versions.mix(GENOFM_PREPARE.out.versions)
+    // downstream steps key on the dataset name only
+    ch_dataset = GENOFM_PREPARE.out.dataset.map { meta, pq -> [[id: meta.id], pq] }
+    ch_summary = GENOFM_PREPARE.out.summary.map { meta, json -> [[id: meta.id], json] }
+
+    // --- embeddings, then heads on them --------------------------------------------------------
+    def backbones = csvList(params.backbones)
+    def heads = csvList(params.head)
+    EMBED_SHARDED(
+        ch_dataset,
+        ch_summary,
+        Channel.fromList(backbones.collect { [it, backboneWeights(it)] }),
+        params.shard_size,
+        params.shard_count,
+    )
+    ch_versions = ch_versions.mix(EMBED_SHARDED.out.versions)
+
+    ch_dataset_by_name = ch_dataset.map { meta, pq -> [meta.id, pq] }
+    // [ meta, dataset, embeddings, weights ]: what train, predict and interpret all read
+    ch_head_inputs = EMBED_SHARDED.out.embeddings
+        .map { meta, h5s -> [meta.dataset, meta, h5s] }
+        .combine(ch_dataset_by_name, by: 0)
+        .flatMap { name, meta, h5s, pq ->
+            heads.collect { head -> [meta + [id: "${meta.id}.${head}".toString(), head: head, finetune: false], pq, h5s, []] }
+        }
+    GENOFM_TRAIN(ch_head_inputs)
+    ch_versions = ch_versions.mix(GENOFM_TRAIN.out.versions)
+
+    // --- optional end-to-end fine-tuning of language-model backbones -------------------------
+    def finetune = csvList(params.finetune_backbones)
+    ch_finetune_inputs = ch_dataset_by_name
+        .combine(Channel.fromList(finetune.collect { [it, backboneWeights(it)] }))
+        .map { name, pq, backbone, weights ->
+            [[id: "${name}.${backbone}.finetune".toString(), dataset: name, backbone: backbone, head: 'finetune', finetune: true], pq, [], weights]
+        }
+    GENOFM_FINETUNE(ch_finetune_inputs)
+    ch_versions = ch_versions.mix(GENOFM_FINETUNE.out.versions)
+
+    // --- predictions and interpretation of every model ---------------------------------------
+    ch_models = GENOFM_TRAIN.out.model.mix(GENOFM_FINETUNE.out.model)
+    ch_model_inputs = ch_head_inputs.mix(ch_finetune_inputs)
+        .map { meta, pq, h5s, weights -> [meta.id, pq, h5s, weights] }
+        .join(ch_models.map { meta, model -> [meta.id, meta, model] })
+        .map { id, pq, h5s, weights, meta, model -> [meta, pq, model, h5s, weights] }
+
+    GENOFM_PREDICT(ch_model_inputs)
+    ch_versions = ch_versions.mix(GENOFM_PREDICT.out.versions)
+
+    GENOFM_INTERPRET(ch_model_inputs)
+    ch_versions = ch_versions.mix(GENOFM_INTERPRET.out.versions)
+
+    // --- one comparison over all models of the run -------------------------------------------
+    GENOFM_COMPARE(
+        ch_models
+            .map { meta, model -> model }
+            .collect(sort: { a, b -> a.name <=> b.name })
+            .map { models -> [[id: 'comparison'], models] }
+    )
+    ch_versions = ch_versions.mix(GENOFM_COMPARE.out.versions)
+
+    // --- pipeline_info: software versions and the parameters of this run ---------------------
+    ch_versions
+        .unique()
+        .map { it.text.trim() }
+        .unique()
+        .mix(Channel.of("Workflow:\n    ${workflow.manifest.name}: ${workflow.manifest.version}\n    Nextflow: ${workflow.nextflow.version}".toString()))
+        .collectFile(name: 'genofm_software_versions.yml', storeDir: "${params.outdir}/pipeline_info", newLine: true, sort: true)
+    params_summary
+        .map { summary -> JsonOutput.prettyPrint(JsonOutput.toJson(summary + [profile: workflow.profile, run_name: workflow.runName])) }
+        .collectFile(name: 'params_summary.json', storeDir: "${params.outdir}/pipeline_info", newLine: true)
+
+    emit:
+    comparison = GENOFM_COMPARE.out.tsv
+    versions   = ch_versions
+}
