@@ -126,7 +126,8 @@ def load_strict(
         raise GenofmError(
             f"{source}: unexpected tensor {unexpected[0]!r} ({len(unexpected)} unknown); the file does not match the architecture in config.json"
         )
-    for key, value in state.items():
+    for key in target:
+        value = state[key]
         if tuple(value.shape) != tuple(target[key].shape):
             raise GenofmError(
                 f"{source}: tensor {key!r} has shape {tuple(value.shape)}, config.json implies {tuple(target[key].shape)}; "

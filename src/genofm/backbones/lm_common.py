@@ -8,7 +8,8 @@ Three rules keep the embeddings honest:
   tiles' pooled vectors are averaged with weights equal to their token counts (so a short tail tile
   weighs less than a full one);
 * padding waste stays small: tiles are sorted by length before being cut into forward passes
-  under a padded-token budget, and results are scattered back to the caller's order.
+  (at most ``batch_rows`` tiles and ``batch_tokens`` padded tokens each), and results are
+  scattered back to the caller's order.
 """
 
 from __future__ import annotations
@@ -42,8 +43,10 @@ class LMOptions(BackboneOptions):
     window: int = 0
     #: tokens shared by consecutive tiles of a long sequence
     overlap: int = 32
-    #: padded tokens per forward pass; 0 picks 16384 on CPU and 131072 on GPU
+    #: padded tokens per forward pass at most; 0 picks 16384 on CPU and 131072 on GPU
     batch_tokens: int = 0
+    #: tiles per forward pass at most; 0 picks 32 on CPU and 256 on GPU
+    batch_rows: int = 0
     #: sort tiles by length before batching (turn off only to measure what bucketing saves)
     bucket: bool = True
 
@@ -211,9 +214,11 @@ class LMBackbone(Backbone):
         self.window = self.resolve_window(options.window, self.encoder, self.tokenizer)
         if not 0 <= options.overlap < self.window:
             raise GenofmError(f"backbone {self.name!r} option overlap={options.overlap} must be between 0 and window-1 ({self.window - 1})")
-        if options.batch_tokens < 0:
-            raise GenofmError(f"backbone {self.name!r} option batch_tokens must be >= 0")
-        self.batch_tokens = options.batch_tokens or (131072 if self.torch_device.type == "cuda" else 16384)
+        if options.batch_tokens < 0 or options.batch_rows < 0:
+            raise GenofmError(f"backbone {self.name!r} options batch_tokens and batch_rows must be >= 0 (0: automatic)")
+        gpu = self.torch_device.type == "cuda"
+        self.batch_tokens = options.batch_tokens or (131072 if gpu else 16384)
+        self.batch_rows = options.batch_rows or (256 if gpu else 32)
 
     # --- what subclasses provide -----------------------------------------------------------
     @classmethod
@@ -242,7 +247,7 @@ class LMBackbone(Backbone):
             return np.zeros((0, self.encoder.hidden_size), dtype=np.float32)
         rows = make_rows(self.tokenizer.tokenize_many(sequences), self.tokenizer, self.window, self.options.overlap)
         pooled = torch.empty(len(rows.ids), self.encoder.hidden_size, dtype=torch.float32)
-        for batch in plan_batches(rows.lengths, self.batch_tokens, bucket=self.options.bucket):
+        for batch in plan_batches(rows.lengths, self.batch_tokens, bucket=self.options.bucket, max_rows=self.batch_rows):
             input_ids, mask = collate([rows.ids[i] for i in batch], self.tokenizer.pad_id, self.torch_device)
             with torch.inference_mode(), autocast(self.torch_device, self.precision):
                 hidden, _ = self.encoder(input_ids, mask, layer=self.layer)

@@ -104,21 +104,40 @@ class SeiBackbone(Backbone):
         super().__init__(options, weights, device, precision)
         if options.output not in OUTPUTS:
             raise GenofmError(f"backbone 'sei' option output={options.output!r} is not one of {', '.join(OUTPUTS)}")
+        trunk_only = options.output in ("trunk", "trunk_mean")
+        release = open_release(self.weights, need_metadata=not trunk_only)
+        self._setup(load_sei(release.checkpoint, classifier=not trunk_only), release)
+
+    @classmethod
+    def from_model(cls, model: Sei, options: SeiOptions, release: SeiRelease | None = None, device="cpu", precision: str = "fp32") -> "SeiBackbone":
+        """Wrap an in-memory Sei (benchmarks, random full-size models); names need ``release``."""
+        self = cls.__new__(cls)
+        self.options, self.weights, self.device, self.precision = options, None, device, precision
+        if options.output not in OUTPUTS:
+            raise GenofmError(f"backbone 'sei' option output={options.output!r} is not one of {', '.join(OUTPUTS)}")
+        self._setup(model.eval(), release)
+        return self
+
+    def _setup(self, model: Sei, release: SeiRelease | None) -> None:
+        options = self.options
         self.averages_strands = bool(options.strand_average)
-        self._trunk_only = options.output in ("trunk", "trunk_mean")
-        self.release: SeiRelease = open_release(self.weights, need_metadata=not self._trunk_only)
-        self.model: Sei = load_sei(self.release.checkpoint, classifier=not self._trunk_only).to(self.device)
+        self.release = release
+        self.model: Sei = model.to(self.device)
         validate_length(options.length, self.model.spline_df)
-        if not self._trunk_only:
-            n_names = len(self.release.targets)
+        if options.output in ("chromatin", "seqclass") and self.model.classifier is None:
+            raise GenofmError(f"backbone 'sei' option output={options.output} needs the classifier layers of sei.pth")
+        if release is not None and release.targets is not None:
+            n_names = len(release.targets)
             if n_names != self.model.n_targets:
                 raise GenofmError(
                     f"{self.weights}: target.names lists {n_names} profiles but sei.pth predicts {self.model.n_targets}; "
                     "the files come from different releases"
                 )
-            n_classes = len(self.release.seqclass_names)
-            proj = torch.from_numpy(np.asarray(self.release.projection[:n_classes], dtype=np.float32))
+            n_classes = len(release.seqclass_names)
+            proj = torch.from_numpy(np.asarray(release.projection[:n_classes], dtype=np.float32))
             self._projection = (proj / proj.norm(dim=1, keepdim=True).clamp_min(1e-12)).to(self.device)
+        elif options.output == "seqclass":
+            raise GenofmError("backbone 'sei' option output=seqclass needs projvec_targets.npy and seqclass.names from the release folder")
         self._padded = PaddedTrunk(self.model)
 
     # --- what the tools use -------------------------------------------------------------
@@ -130,6 +149,8 @@ class SeiBackbone(Backbone):
     def feature_names(self) -> list[str]:
         output = self.options.output
         if output == "chromatin":
+            if self.release is None or self.release.targets is None:
+                return [f"sei_target_{i:05d}" for i in range(self.model.n_targets)]
             return [t.name for t in self.release.targets]
         if output == "seqclass":
             return list(self.release.seqclass_names)
@@ -139,7 +160,7 @@ class SeiBackbone(Backbone):
         return [f"trunk_c{c:03d}_s{k:02d}" for c in range(channels) for k in range(self.model.spline_df)]
 
     def feature_groups(self) -> dict[str, np.ndarray]:
-        if self.options.output != "chromatin":
+        if self.options.output != "chromatin" or self.release is None or self.release.targets is None:
             return {}
         return feature_groups(self.release.targets, self.release.histone_inds)
 

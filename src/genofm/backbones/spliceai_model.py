@@ -122,17 +122,19 @@ class SpliceAINet(nn.Module):
             r, d = unit.radius, unit.conv1.dilation[0]
             unit_reach = reach
             y, y_const = _bn_relu(h, h_const, unit.bn1)
+            # conv1 with bn2 folded in (an exact per-channel affine map), then ReLU
+            scale, shift = _bn_affine(unit.bn2)
+            weight = unit.conv1.weight * scale[:, None, None].to(unit.conv1.weight.dtype)
+            bias = unit.conv1.bias * scale + shift
             reach += r
             width = min(reach, total_radius - reach)
-            y = F.conv1d(_fit(y, h_width, y_const, width + r, unit_reach), unit.conv1.weight, unit.conv1.bias, dilation=d)
-            y_const = _conv_const(unit.conv1, y_const)
-            y, y_const = _bn_relu(y, y_const, unit.bn2)
+            y, y_const = _windowed_conv(y, y_const, h_width, width, unit_reach, weight, bias, d, r)
+            y, y_const = F.relu_(y), torch.relu(y_const)
             mid_reach = reach
             reach += r
             out_width = min(reach, total_radius - reach)
-            y = F.conv1d(_fit(y, width, y_const, out_width + r, mid_reach), unit.conv2.weight, unit.conv2.bias, dilation=d)
-            y_const = _conv_const(unit.conv2, y_const)
-            h = y + _fit(h, h_width, h_const, out_width, unit_reach)
+            y, y_const = _windowed_conv(y, y_const, width, out_width, mid_reach, unit.conv2.weight, unit.conv2.bias, d, r)
+            h = _add_window(y, h, h_const, h_width, out_width, unit_reach)
             h_const = y_const + h_const
             h_width = out_width
             if index in self.skip_points:
@@ -140,30 +142,53 @@ class SpliceAINet(nn.Module):
         return self._output(total)
 
 
+def _bn_affine(bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inference-mode BatchNorm as ``x * scale + shift``."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return scale, bn.bias - bn.running_mean * scale
+
+
 def _bn_relu(x: torch.Tensor, const: torch.Tensor, bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
     """Inference-mode BatchNorm then ReLU, on the window and on the constant outside it."""
     y = F.relu_(F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps))
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    return y, torch.relu((const - bn.running_mean) * scale + bn.bias)
+    scale, shift = _bn_affine(bn)
+    return y, torch.relu(const * scale + shift)
 
 
-def _conv_const(conv: nn.Conv1d, const: torch.Tensor) -> torch.Tensor:
-    """A convolution over a constant input: the taps summed, applied to the constant, plus the bias."""
-    return conv.weight.sum(dim=-1).float() @ const.float() + conv.bias
+def _windowed_conv(
+    x: torch.Tensor, const: torch.Tensor, have: int, want: int, reach: int, weight: torch.Tensor, bias: torch.Tensor, dilation: int, radius: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Convolve ``x`` (held ``have`` positions beyond the sequence) to ``want`` positions beyond it.
 
-
-def _fit(x: torch.Tensor, have: int, const: torch.Tensor, want: int, reach: int) -> torch.Tensor:
-    """Re-window ``x`` from ``have`` to ``want`` positions beyond the sequence on each side.
-
-    Cropping is always allowed; widening fills in ``const``, which is only correct where the
-    tensor is known to be constant, i.e. when the held window already covers its whole ``reach``.
+    When the output needs inputs beyond the held window, those inputs equal ``const`` (the held
+    window already covers the tensor's whole non-constant ``reach``). Rather than concatenating
+    constant columns, the constant is subtracted in place so that the convolution's own zero
+    padding stands for it, and it is added back through the bias: conv(x - c) + (W c + b).
+    ``x`` must be a temporary the caller no longer needs. Returns the output and its constant.
     """
-    if want == have:
-        return x
-    if want < have:
-        cut = have - want
-        return x[..., cut : x.shape[-1] - cut]
+    summed = weight.sum(dim=-1).float()
+    out_const = summed @ const.float() + bias.float()
+    need = want + radius
+    if need <= have:
+        cut = have - need
+        window = x[..., cut : x.shape[-1] - cut] if cut else x
+        return F.conv1d(window, weight, bias, dilation=dilation), out_const
     if have < reach:
         raise RuntimeError(f"internal error: window {have} narrower than the non-constant reach {reach}")
-    pad = const.to(x.dtype).view(1, -1, 1).expand(x.shape[0], -1, want - have)
-    return torch.cat([pad, x, pad], dim=-1)
+    x = x.sub_(const.to(x.dtype).view(1, -1, 1))
+    return F.conv1d(x, weight, out_const.to(bias.dtype), padding=need - have, dilation=dilation), out_const
+
+
+def _add_window(y: torch.Tensor, h: torch.Tensor, h_const: torch.Tensor, have: int, want: int, reach: int) -> torch.Tensor:
+    """``y + h`` on ``y``'s window (``want`` beyond the sequence), ``h`` being ``h_const`` beyond its window."""
+    if want <= have:
+        cut = have - want
+        return y.add_(h[..., cut : h.shape[-1] - cut] if cut else h)
+    if have < reach:
+        raise RuntimeError(f"internal error: window {have} narrower than the non-constant reach {reach}")
+    pad = want - have
+    y[..., pad : y.shape[-1] - pad] += h
+    edge = h_const.to(y.dtype).view(1, -1, 1)
+    y[..., :pad] += edge
+    y[..., y.shape[-1] - pad :] += edge
+    return y

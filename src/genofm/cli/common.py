@@ -23,14 +23,18 @@ def setup_logging(verbose: bool = False) -> None:
     )
 
 
-def run_app(app: typer.Typer, prog_name: str) -> Callable[[], None]:
-    """Entry point that turns a GenofmError into one ``error:`` line and exit status 2."""
+def run_app(app: typer.Typer, prog_name: str, error_name: str | None = None) -> Callable[[], None]:
+    """Entry point that turns a GenofmError into one ``error:`` line and exit status 2.
+
+    ``error_name`` (default ``prog_name``) prefixes error lines; the ``genofm`` umbrella uses it to
+    report errors under the tool's own name.
+    """
 
     def main() -> None:
         try:
             app(prog_name=prog_name, standalone_mode=False)
         except GenofmError as exc:
-            print(f"{prog_name}: error: {exc}", file=sys.stderr)
+            print(f"{error_name or prog_name}: error: {exc}", file=sys.stderr)
             sys.exit(2)
         except typer.Exit as exc:
             sys.exit(exc.exit_code)

@@ -11,13 +11,13 @@ import typer
 from genofm.cli.common import run_app, setup_logging, version_callback
 from genofm.errors import GenofmError
 
-app = typer.Typer(add_completion=False, rich_markup_mode="rich", no_args_is_help=True)
+app = typer.Typer(add_completion=False, rich_markup_mode="markdown", no_args_is_help=True)
 log = logging.getLogger("genofm")
 
 
 @app.command()
 def predict(
-    dataset: Annotated[Path, typer.Argument(help="Prepared dataset (Parquet from genofm-prepare); labels are optional.", show_default=False)],
+    dataset: Annotated[Path, typer.Argument(metavar="DATASET", help="Prepared dataset (Parquet from genofm-prepare); labels are optional.", show_default=False)],
     model: Annotated[Path, typer.Option("--model", "-m", help="Model folder written by genofm-train.", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Predictions TSV to write (atomically).", show_default=False)],
     embeddings: Annotated[

@@ -11,7 +11,7 @@ import typer
 from genofm.cli.common import parse_pairs, run_app, setup_logging, version_callback
 from genofm.errors import GenofmError
 
-app = typer.Typer(add_completion=False, rich_markup_mode="rich", no_args_is_help=True)
+app = typer.Typer(add_completion=False, rich_markup_mode="markdown", no_args_is_help=True)
 
 
 class HeadName(str, enum.Enum):
@@ -49,7 +49,7 @@ def _hidden(text: str) -> tuple[int, ...]:
 
 @app.command()
 def train(
-    dataset: Annotated[Path, typer.Argument(help="Prepared dataset (Parquet from genofm-prepare).", show_default=False)],
+    dataset: Annotated[Path, typer.Argument(metavar="DATASET", help="Prepared dataset (Parquet from genofm-prepare).", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Model folder to create (replaced atomically when it exists).", show_default=False)],
     embeddings: Annotated[
         Optional[list[Path]],
@@ -93,7 +93,7 @@ def train(
 ) -> None:
     """Train a classifier and evaluate it on the dataset's held-out test split.
 
-    [b]Heads on frozen embeddings[/b] (the default):
+    **Heads on frozen embeddings** (the default):
 
         genofm-train dataset.parquet --embeddings emb.h5 --output model/
 
@@ -102,7 +102,7 @@ def train(
     reports metrics on the test split only. Logistic-regression coefficients are on
     standardised features, so they can be ranked by genofm-interpret.
 
-    [b]Fine-tuning[/b] a backbone end to end:
+    **Fine-tuning** a backbone end to end:
 
         genofm-train dataset.parquet --finetune dnabert2 --weights DNABERT-2-117M/ --output model/
 

@@ -148,6 +148,7 @@ class LMFinetuner:
         if not 0 <= s.overlap < self.window:
             raise GenofmError(f"fine-tuning option overlap={s.overlap} must be between 0 and window-1 ({self.window - 1})")
         self.batch_tokens = s.batch_tokens or (131072 if self.device.type == "cuda" else 16384)
+        self.batch_rows = s.batch_rows or max(options.batch_size, 256 if self.device.type == "cuda" else 32)
         self.mode = "lora" if options.lora_rank > 0 else ("frozen" if options.freeze_backbone else "full")
         self.classes: list[str] = []
         self.model: SequenceClassifier | None = None
@@ -298,7 +299,7 @@ class LMFinetuner:
         self.model.eval()
         lengths = np.array([len(t.ids) + len(self.tokenizer.prefix) + len(self.tokenizer.suffix) for t in tokenized])
         out = torch.empty(len(tokenized), len(self.classes), dtype=torch.float32)
-        for batch in plan_batches(lengths, self.batch_tokens, bucket=self.settings.bucket, max_rows=max(self.options.batch_size, 64)):
+        for batch in plan_batches(lengths, self.batch_tokens, bucket=self.settings.bucket, max_rows=self.batch_rows):
             rows = self._rows([tokenized[i] for i in batch])
             out[torch.from_numpy(batch)] = self._sequence_logits(rows, len(batch)).cpu()
         return out

@@ -22,19 +22,13 @@ log = logging.getLogger("genofm")
 
 
 def _backbone_for(document: dict, model_dir: Path, weights: Path | None, device: str, precision: str):
-    from genofm.backbones import backbone_class
+    """Rebuild the model's backbone from its provenance; weights must match the recorded checksum."""
     from genofm.backbones.base import weights_checksum
+    from genofm.cli.embed import build_backbone
     from genofm.device import resolve_device, resolve_precision
 
     prov = document["backbone"]
     name = prov.get("backbone")
-    cls = backbone_class(name)
-    try:
-        options = cls.Options(**(prov.get("options") or {}))
-    except TypeError as exc:
-        raise GenofmError(
-            f"{model_dir}: stored {name} options do not fit this genofm's backbone ({exc}); pass --embeddings made for the model"
-        ) from None
     expected = prov.get("weights_sha256")
     if expected:
         if weights is None:
@@ -42,6 +36,8 @@ def _backbone_for(document: dict, model_dir: Path, weights: Path | None, device:
                 f"{model_dir}: the model uses {name} features from weights {prov.get('weights_name')!r}; "
                 "pass those weights with --weights, or pass --embeddings"
             )
+        if not Path(weights).exists():
+            raise GenofmError(f"{weights}: weights not found; pass the checkpoint the model's embeddings were made with")
         found = weights_checksum(Path(weights))
         if found != expected:
             raise GenofmError(
@@ -52,7 +48,8 @@ def _backbone_for(document: dict, model_dir: Path, weights: Path | None, device:
         log.warning("backbone %s of %s needs no weights; ignoring --weights %s", name, model_dir, weights)
         weights = None
     torch_device = resolve_device(device)
-    return cls(options, weights, torch_device, resolve_precision(precision, torch_device))
+    return build_backbone(name, dict(prov.get("options") or {}), Path(weights) if weights else None, torch_device,
+                          resolve_precision(precision, torch_device))
 
 
 def head_features(

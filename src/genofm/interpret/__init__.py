@@ -51,7 +51,7 @@ class ReportSection:
     """One section of the HTML report; tables are also written as TSV next to it."""
 
     title: str
-    text: str = ""  # short HTML-safe paragraph
+    text: str = ""  # short plain-text paragraph; the report HTML-escapes it (no markup)
     tables: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)  # file stem -> table
     figures: list[str] = dataclasses.field(default_factory=list)  # PNG file names inside out_dir
 

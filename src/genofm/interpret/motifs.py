@@ -214,7 +214,9 @@ def explain_kmers(ranked: pd.DataFrame, context: ExplainContext) -> list[ReportS
         per_motif.append(motif_table.assign(towards=side))
         per_kmer.append(kmer_table.assign(towards=side))
         named = ", ".join(f"{r.tf_name} ({r.matrix_id}, {r.tf_family or r.tf_class})" for r in motif_table.head(5).itertuples())
-        leads.append(f"towards {side}: {named or 'no convincing match'}")
+        families = family_table(motif_table.assign(towards=side))
+        family = f" (leading family: {families['tf_family'].iloc[0]})" if not families.empty else ""
+        leads.append(f"towards {side}: {named or 'no convincing match'}{family}")
     motif_all = pd.concat(per_motif, ignore_index=True) if per_motif else pd.DataFrame()
     kmer_all = pd.concat(per_kmer, ignore_index=True) if per_kmer else pd.DataFrame()
     if not motif_all.empty:
@@ -231,7 +233,27 @@ def explain_kmers(ranked: pd.DataFrame, context: ExplainContext) -> list[ReportS
         "k-mer's share of the absolute coefficients times -log10 of the corrected p-value. Leading motifs "
         + "; ".join(leads) + ". Short k-mers match several related matrices; read the families rather than single factors."
     )
-    return [ReportSection(title, text, tables={"motifs": motif_all, "kmer_motifs": kmer_all}, figures=figures)]
+    tables = {"motifs": motif_all, "motif_families": family_table(motif_all), "kmer_motifs": kmer_all}
+    return [ReportSection(title, text, tables=tables, figures=figures)]
+
+
+def family_table(per_motif: pd.DataFrame, top: int = 20) -> pd.DataFrame:
+    """TF families among each side's ``top`` motifs: best support and members (a heterodimer counts for both)."""
+    columns = ["towards", "tf_family", "best_support", "n_motifs", "motifs"]
+    if per_motif.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for side, motifs in per_motif.groupby("towards", sort=False):
+        leading = motifs.head(top)
+        families: dict[str, list] = {}
+        for motif in leading.itertuples():
+            for family in filter(None, (motif.tf_family or motif.tf_class or "unclassified").split("; ")):
+                families.setdefault(family, []).append(motif)
+        for family, members in families.items():
+            rows.append({"towards": side, "tf_family": family, "best_support": max(m.support for m in members),
+                         "n_motifs": len(members), "motifs": ", ".join(m.tf_name for m in members[:8])})
+    table = pd.DataFrame(rows, columns=columns)
+    return table.sort_values(["towards", "best_support"], ascending=[True, False]).reset_index(drop=True)
 
 
 def _support_plot(table: pd.DataFrame, path, show: int) -> None:

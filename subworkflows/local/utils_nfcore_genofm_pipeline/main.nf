@@ -92,6 +92,15 @@ def abortWithProblems(String what, List problems) {
     error(text)
 }
 
+def completionMessage(outdir) {
+    if (workflow.success) {
+        log.info "${workflow.manifest.name}: completed in ${workflow.duration}; results in ${outdir} " +
+            "(comparison/comparison.html, <dataset>/ folders, pipeline_info/)"
+    } else {
+        log.error "${workflow.manifest.name}: failed; see the messages above and .nextflow.log (fix, then re-run with -resume)"
+    }
+}
+
 workflow PIPELINE_INITIALISATION {
 
     take:
@@ -149,11 +158,6 @@ workflow PIPELINE_COMPLETION {
 
     main:
     workflow.onComplete {
-        if (workflow.success) {
-            log.info "${workflow.manifest.name}: completed in ${workflow.duration}; results in ${outdir} " +
-                "(comparison/comparison.html, per-dataset folders, pipeline_info/)"
-        } else {
-            log.error "${workflow.manifest.name}: failed; see the messages above and .nextflow.log (resume with -resume)"
-        }
+        completionMessage(outdir)
     }
 }

@@ -27,6 +27,7 @@ process GENOFM_EMBED {
         --backbone ${meta.backbone} \\
         ${weights_arg} \\
         --device ${device} \\
+        --threads ${task.cpus} \\
         ${shard_args} \\
         --output ${prefix}.h5 \\
         ${args}

@@ -1,0 +1,278 @@
+"""Sei embedding throughput: genofm's backbone vs a straightforward reference, same random weights.
+
+The reference below is written independently of genofm: the published layer list, the spline
+basis rebuilt on every call by the Cox-de Boor recursion, and the official strand averaging as
+two separate forward passes (sequence, then reverse complement) under ``torch.no_grad()`` in
+float32 - how the upstream scripts run Sei. genofm runs both strands in one batched pass under
+``inference_mode``, with a cached spline basis, and (``reuse_padding``) evaluates each layer only
+where a short sequence can influence it, reusing a cached all-N background elsewhere.
+
+Both models share the very same parameter tensors (full published widths, random init); the
+reference loads genofm's state dict with strict key matching, which also checks the layout.
+Reported per workload: max |difference| of the outputs, sequences/s, and the ratio, all from
+the same run. Workloads: short sequences (200 bp, the bundled Oct4/MafK peaks) centred in the
+native 4,096 bp window, and full-length 4,096 bp sequences where no padding exists.
+
+    python benchmarks/bench_sei.py                       # CPU, full model incl. 3.3 GB classifier if RAM allows
+    python benchmarks/bench_sei.py --classifier none     # trunk + spline only (15,360 features)
+    python benchmarks/bench_sei.py --device cuda         # GPU: also bf16 autocast vs fp32
+    python benchmarks/bench_sei.py --load-test           # peak RSS of loading a full-size sei.pth (writes 3.3 GB to a temp dir)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from genofm.backbones.sei import SeiBackbone, SeiOptions
+from genofm.backbones.sei_model import Sei
+from genofm.device import autocast
+
+
+# --- the reference ---------------------------------------------------------------------------------
+
+def reference_bspline(n: int, df: int = 16, degree: int = 3) -> np.ndarray:
+    """Cox-de Boor recursion over knots at percentiles of 0..n-1 (boundary knots repeated)."""
+    x = np.arange(n, dtype=float)
+    inner = np.percentile(x, 100 * np.linspace(0, 1, df - degree + 1)[1:-1])
+    t = np.concatenate([[x[0]] * (degree + 1), inner, [x[-1]] * (degree + 1)])
+    basis = np.zeros((n, len(t) - 1))
+    for i in range(len(t) - 1):
+        basis[:, i] = (t[i] <= x) & (x < t[i + 1])
+    last = np.flatnonzero(t[:-1] < t[1:])[-1]
+    basis[x == t[-1], last] = 1.0
+    for k in range(1, degree + 1):
+        nxt = np.zeros((n, len(t) - 1 - k))
+        for i in range(len(t) - 1 - k):
+            left = (x - t[i]) / (t[i + k] - t[i]) * basis[:, i] if t[i + k] > t[i] else 0.0
+            right = (t[i + k + 1] - x) / (t[i + k + 1] - t[i + 1]) * basis[:, i + 1] if t[i + k + 1] > t[i + 1] else 0.0
+            nxt[:, i] = left + right
+        basis = nxt
+    return basis
+
+
+def _c(cin, cout, k=9, d=1):
+    return nn.Conv1d(cin, cout, kernel_size=k, padding=d * (k - 1) // 2, dilation=d)
+
+
+class ReferenceSei(nn.Module):
+    def __init__(self, n_targets: int = 21907, classifier: bool = True):
+        super().__init__()
+        self.lconv1 = nn.Sequential(_c(4, 480), _c(480, 480))
+        self.conv1 = nn.Sequential(_c(480, 480), nn.ReLU(inplace=True), _c(480, 480), nn.ReLU(inplace=True))
+        self.lconv2 = nn.Sequential(nn.MaxPool1d(4, 4), nn.Dropout(0.2), _c(480, 640), _c(640, 640))
+        self.conv2 = nn.Sequential(nn.Dropout(0.2), _c(640, 640), nn.ReLU(inplace=True), _c(640, 640), nn.ReLU(inplace=True))
+        self.lconv3 = nn.Sequential(nn.MaxPool1d(4, 4), nn.Dropout(0.2), _c(640, 960), _c(960, 960))
+        self.conv3 = nn.Sequential(nn.Dropout(0.2), _c(960, 960), nn.ReLU(inplace=True), _c(960, 960), nn.ReLU(inplace=True))
+        self.dconv1 = nn.Sequential(nn.Dropout(0.1), _c(960, 960, 5, 2), nn.ReLU(inplace=True))
+        self.dconv2 = nn.Sequential(nn.Dropout(0.1), _c(960, 960, 5, 4), nn.ReLU(inplace=True))
+        self.dconv3 = nn.Sequential(nn.Dropout(0.1), _c(960, 960, 5, 8), nn.ReLU(inplace=True))
+        self.dconv4 = nn.Sequential(nn.Dropout(0.1), _c(960, 960, 5, 16), nn.ReLU(inplace=True))
+        self.dconv5 = nn.Sequential(nn.Dropout(0.1), _c(960, 960, 5, 25), nn.ReLU(inplace=True))
+        self.classifier = (
+            nn.Sequential(nn.Linear(960 * 16, n_targets), nn.ReLU(inplace=True), nn.Linear(n_targets, n_targets), nn.Sigmoid())
+            if classifier else None
+        )
+
+    def forward(self, x):
+        lout1 = self.lconv1(x)
+        out1 = self.conv1(lout1)
+        lout2 = self.lconv2(out1 + lout1)
+        out2 = self.conv2(lout2)
+        lout3 = self.lconv3(out2 + lout2)
+        out3 = self.conv3(lout3)
+        d1 = self.dconv1(out3 + lout3)
+        c1 = out3 + d1
+        c2 = c1 + self.dconv2(c1)
+        c3 = c2 + self.dconv3(c2)
+        c4 = c3 + self.dconv4(c3)
+        out = c4 + self.dconv5(c4)
+        basis = torch.from_numpy(reference_bspline(out.shape[-1])).float().to(out.device)
+        flat = torch.matmul(out, basis).view(out.shape[0], -1)
+        return self.classifier(flat) if self.classifier is not None else flat
+
+
+def reference_onehot(sequences: list[str], length: int) -> torch.Tensor:
+    out = np.full((len(sequences), 4, length), 0.25, dtype=np.float32)
+    for i, s in enumerate(sequences):
+        if len(s) >= length:
+            s = s[(len(s) - length) // 2 :][:length]
+        left = (length - len(s)) // 2
+        for j, base in enumerate(s.upper()):
+            if base in "ACGT":
+                out[i, :, left + j] = 0.0
+                out[i, "ACGT".index(base), left + j] = 1.0
+    return torch.from_numpy(out)
+
+
+def reference_embed(model: ReferenceSei, sequences: list[str], length: int, device) -> np.ndarray:
+    x = reference_onehot(sequences, length).to(device)
+    with torch.no_grad():
+        forward = model(x)
+        reverse = model(torch.flip(x, dims=[1, 2]))
+    if model.classifier is None:  # align spline positions of the reverse strand with the forward one
+        reverse = reverse.view(len(sequences), 960, 16).flip(-1).reshape(len(sequences), -1)
+    return ((forward + reverse) / 2).cpu().numpy()
+
+
+# --- harness ---------------------------------------------------------------------------------------
+
+def peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def available_gb() -> float:
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return 0.0
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, repeats: int, device) -> tuple[list[float], np.ndarray]:
+    times, out = [], None
+    for _ in range(repeats):
+        sync(device)
+        start = time.perf_counter()
+        out = fn()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return times, out
+
+
+def run_embed(backbone: SeiBackbone, sequences, batch, device, precision):
+    outs = []
+    with torch.inference_mode(), autocast(device, precision):
+        for i in range(0, len(sequences), batch):
+            outs.append(backbone.embed_batch(sequences[i : i + batch]))
+    return np.concatenate(outs)
+
+
+def run_reference(model, sequences, batch, length, device):
+    return np.concatenate([reference_embed(model, sequences[i : i + batch], length, device) for i in range(0, len(sequences), batch)])
+
+
+def load_test(classifier: bool) -> dict:
+    """Write a full-size random sei.pth, then load it in fresh processes: genofm vs naive copy."""
+    folder = Path(tempfile.mkdtemp(prefix="bench_sei_"))
+    path = folder / "sei.pth"
+    with torch.device("meta"):
+        meta = Sei(classifier=classifier)
+    state = {"module.model." + k: torch.randn(v.shape) * 0.01 for k, v in meta.state_dict().items()}
+    torch.save(state, path)
+    del state
+    size = path.stat().st_size / 2**30
+    genofm_code = (
+        "import resource, torch; from genofm.backbones.sei_release import load_sei; "
+        f"m = load_sei('{path}', classifier={classifier}); "
+        "x = torch.full((1, 4, 4096), 0.25);\n"
+        "with torch.inference_mode(): (m(x) if m.classifier is not None else m.trunk(x));\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)"
+    )
+    naive_code = (
+        "import resource, torch; from genofm.backbones.sei_model import Sei; "
+        f"sd = torch.load('{path}', map_location='cpu', weights_only=True); "
+        "sd = {k[len('module.model.'):]: v for k, v in sd.items()}; "
+        f"m = Sei(classifier={classifier}).eval(); m.load_state_dict(sd); "
+        "x = torch.full((1, 4, 4096), 0.25);\n"
+        "with torch.no_grad(): (m(x) if m.classifier is not None else m.trunk(x));\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)"
+    )
+    result = {"checkpoint_gb": round(size, 2)}
+    for name, code in (("genofm_mmap_assign", genofm_code), ("naive_load_then_copy", naive_code)):
+        began = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        result[name] = {"peak_rss_gb": round(float(out.stdout.strip().splitlines()[-1]), 2), "seconds": round(time.perf_counter() - began, 1)}
+    path.unlink()
+    folder.rmdir()
+    return result
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--classifier", choices=("auto", "full", "none"), default="auto",
+                        help="include the 3.3 GB classifier (auto: when >= 10 GB RAM is available)")
+    parser.add_argument("--length", type=int, default=4096, help="Sei window in bp")
+    parser.add_argument("--short", type=int, default=200, help="length of the short-sequence workload")
+    parser.add_argument("--n", type=int, default=4, help="sequences per workload")
+    parser.add_argument("--batch", type=int, default=2, help="sequences per batch (each also gets its reverse complement)")
+    parser.add_argument("--repeats", type=int, default=2, help="timed repeats (best and median reported)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--load-test", action="store_true", help="also measure peak RSS of loading a full-size checkpoint")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    classifier = args.classifier == "full" or (args.classifier == "auto" and available_gb() >= 10)
+    torch.manual_seed(0)
+    rss0 = peak_rss_gb()
+    began = time.perf_counter()
+    model = Sei(classifier=classifier).eval().to(device)
+    reference = ReferenceSei(classifier=classifier).eval()
+    reference.load_state_dict(model.state_dict(), strict=True, assign=True)  # the same tensors, no copy
+    reference = reference.to(device)
+    rss_model = peak_rss_gb()
+    print(f"# full-size Sei, random init, classifier={'yes' if classifier else 'no'}, device={device}, "
+          f"threads={torch.get_num_threads()}, built in {time.perf_counter() - began:.1f} s, weights RSS {rss_model - rss0:.2f} GB")
+    output = "chromatin" if classifier else "trunk"
+    rng = np.random.default_rng(0)
+    workloads = {
+        f"{args.short}bp_in_{args.length}": ["".join(rng.choice(list("ACGT"), size=args.short)) for _ in range(args.n)],
+        f"{args.length}bp_full": ["".join(rng.choice(list("ACGT"), size=args.length)) for _ in range(args.n)],
+    }
+    precisions = ["fp32"] + (["bf16"] if device.type == "cuda" else [])
+    results = {"device": str(device), "classifier": classifier, "output": output, "n": args.n, "batch": args.batch, "workloads": {}}
+    for name, seqs in workloads.items():
+        row = {}
+        ref_times, ref_out = timed(lambda: run_reference(reference, seqs, args.batch, args.length, device), args.repeats, device)
+        row["reference"] = {"best_s": min(ref_times), "median_s": statistics.median(ref_times)}
+        for precision in precisions:
+            for reuse in (True, False):
+                options = SeiOptions(output=output, length=args.length, reuse_padding=reuse)
+                backbone = SeiBackbone.from_model(model, options, device=device, precision=precision)
+                run_embed(backbone, seqs[: args.batch], args.batch, device, precision)  # warm-up: caches, allocator
+                times, out = timed(lambda: run_embed(backbone, seqs, args.batch, device, precision), args.repeats, device)
+                key = f"genofm_{precision}{'' if reuse else '_no_padding_reuse'}"
+                row[key] = {
+                    "best_s": min(times), "median_s": statistics.median(times),
+                    "max_abs_diff": float(np.abs(out - ref_out).max()),
+                    "speedup_vs_reference": min(ref_times) / min(times),
+                }
+        results["workloads"][name] = row
+        print(f"\n## {name}: {args.n} sequences, batch {args.batch} (+ reverse complements), output={output}")
+        print(f"{'implementation':34s} {'seq/s':>8s} {'best s':>8s} {'median s':>9s} {'speedup':>8s} {'max|diff|':>10s}")
+        for key, fig in row.items():
+            print(f"{key:34s} {args.n / fig['best_s']:8.2f} {fig['best_s']:8.2f} {fig['median_s']:9.2f} "
+                  f"{fig.get('speedup_vs_reference', 1.0):8.2f} {fig.get('max_abs_diff', 0.0):10.2e}")
+    results["peak_rss_gb"] = {"weights": round(rss_model - rss0, 2), "process": round(peak_rss_gb(), 2)}
+    print(f"\npeak RSS of this process: {peak_rss_gb():.2f} GB (weights {rss_model - rss0:.2f} GB; the reference shares them)")
+    if args.load_test:
+        results["load_test"] = load_test(classifier)
+        print("load test:", json.dumps(results["load_test"]))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

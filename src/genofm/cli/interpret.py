@@ -1,0 +1,83 @@
+"""``genofm-interpret``: explain one model (``model``) or compare many (``compare``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from genofm.cli.common import parse_pairs, run_app, setup_logging, version_callback
+
+app = typer.Typer(
+    add_completion=False,
+    rich_markup_mode="markdown",
+    no_args_is_help=True,
+    help="Explain what drives a trained model's calls, or compare the test performance of many models.",
+)
+
+
+@app.callback()
+def _tool(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=version_callback, is_eager=True, help="Print the version and exit.")] = None,
+) -> None:
+    """Explain what drives a trained model's calls (model), or compare many models (compare)."""
+
+
+@app.command()
+def model(
+    model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="Model folder written by genofm-train.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to create with the report, tables and figures (replaced atomically).", show_default=False)],
+    dataset: Annotated[Optional[Path], typer.Option(help="The prepared dataset the model was trained on: enables bootstrap stability (linear heads), permutation importance (non-linear heads) and sequence-level explanations.", show_default=False)] = None,
+    embeddings: Annotated[Optional[list[Path]], typer.Option("--embeddings", "-e", help="Embedding file(s) of --dataset made with the model's backbone (repeat per shard).", show_default=False)] = None,
+    weights: Annotated[Optional[Path], typer.Option(help="Backbone weights, for explainers that run the backbone (Sei sequence classes, attention maps).", show_default=False)] = None,
+    top: Annotated[int, typer.Option(min=1, help="Features listed and plotted per class; also the top-N used by the stability score and the k-mers matched to motifs per side.")] = 30,
+    refits: Annotated[int, typer.Option(min=0, help="Bootstrap refits at the chosen C for the stability score (0: skip); permutation repeats for non-linear heads (at most 5).")] = 20,
+    option: Annotated[Optional[list[str]], typer.Option("--option", "-O", help="Explainer option key=value (repeatable), e.g. jaspar_release=JASPAR2026, motif_kmers=50, motif_show=15.", show_default=False)] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap refits and permutations.")] = 0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Rank the features behind a model's calls and write a self-contained HTML report.
+
+        genofm-interpret model model/ --output interpret/ --dataset dataset.parquet --embeddings emb.h5
+
+    Linear heads: features ranked by standardised coefficient, with sign, per class
+    (features.tsv, top_features.png), with stability across bootstrap refits and
+    cross-validation fits. Non-linear heads: permutation importance on the test split.
+    Then backbone-specific sections: k-mers matched to JASPAR motifs (kmer), chromatin
+    profiles aggregated by assay and TF (sei), attention maps of fine-tuned language models.
+    report.html embeds everything (open it in any browser, no network needed); every table in
+    it is also written as TSV.
+    """
+    setup_logging(verbose)
+    from genofm.interpret.model_report import interpret_model
+
+    interpret_model(model_dir, output, dataset=dataset, embeddings=embeddings, weights=weights, top=top,
+                    refits=refits, seed=seed, options=parse_pairs(option))
+
+
+@app.command()
+def compare(
+    model_dirs: Annotated[list[Path], typer.Argument(metavar="MODEL_DIR...", help="Model folders written by genofm-train.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to create with comparison.tsv and comparison.html.", show_default=False)],
+    name: Annotated[Optional[list[str]], typer.Option("--name", "--names", help="Dataset name for each model folder, in order (default: the dataset file name recorded in model.json).", show_default=False)] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Tabulate test metrics with 95% intervals across model folders.
+
+        genofm-interpret compare results/*/model --output comparison/
+
+    Writes comparison.tsv (one row per model: dataset, backbone, head, feature group, n_train,
+    n_test, AUROC, AUPRC, MCC, F1, accuracy and their interval bounds) and comparison.html
+    (the table and bar charts of AUROC and AUPRC with intervals).
+    """
+    setup_logging(verbose)
+    from genofm.interpret.compare import compare_models, write_comparison
+
+    write_comparison(compare_models(model_dirs, name), output)
+
+
+main = run_app(app, "genofm-interpret")
+
+if __name__ == "__main__":
+    main()

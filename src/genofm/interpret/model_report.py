@@ -1,0 +1,230 @@
+"""``genofm-interpret model``: rank a model's features, run backbone explainers, write the report.
+
+Everything goes into a temporary folder renamed into place at the end, so an interrupted run
+leaves no half-written report. Explainers plug in through :data:`genofm.interpret.EXPLAINERS`
+(linear and non-linear heads, by backbone) and :data:`genofm.interpret.SEQUENCE_EXPLAINERS`
+(fine-tuned models); an explainer whose module is not installed yields a note, not a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from genofm.atomic import atomic_path
+from genofm.errors import GenofmError
+from genofm.interpret import EXPLAINERS, SEQUENCE_EXPLAINERS, ExplainContext, ReportSection, resolve
+from genofm.interpret import report as html
+
+log = logging.getLogger("genofm")
+
+FEATURES_TSV = "features.tsv"
+TOP_FEATURES_PNG = "top_features.png"
+
+
+def _read_metrics(model_dir: Path) -> dict | None:
+    path = model_dir / "metrics.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        raise GenofmError(f"{path}: corrupt JSON; re-run genofm-train") from None
+
+
+def _dataset_rows(dataset: Path, document: dict) -> pd.DataFrame:
+    from genofm.data.dataset import read_dataset
+
+    frame, classes = read_dataset(dataset)
+    if list(classes) != list(document["classes"]):
+        raise GenofmError(f"{dataset}: classes {classes} differ from the model's {document['classes']}; pass the dataset it was trained on")
+    return frame
+
+
+def _rank_head(document: dict, model_dir: Path, frame: pd.DataFrame | None, dataset: Path | None,
+               embeddings: Sequence[Path] | None, top: int, refits: int, seed: int, notes: list[str]) -> tuple[pd.DataFrame, str]:
+    """Ranked features of a head, plus the x-axis label of its plot."""
+    from genofm.heads.features import feature_matrix, groups_of, label_indices, model_columns
+    from genofm.heads.store import load_head
+    from genofm.interpret.ranking import bootstrap_stability, linear_ranking, permutation_ranking
+
+    head = load_head(model_dir, document)
+    names, classes = document["feature_names"], document["classes"]
+    have_data = frame is not None and bool(embeddings)
+    if bool(embeddings) != (frame is not None):
+        notes.append("--dataset and --embeddings are only used together; one of them was ignored.")
+    if have_data:
+        from genofm.embeddings import read_embeddings
+
+        paths = [Path(p) for p in embeddings]
+        emb = read_embeddings(paths)
+        columns = model_columns(emb, document, model_dir, paths)
+    if head.linear:
+        ranked = linear_ranking(head, names, classes)
+        if have_data and refits > 0:
+            train = frame[frame["split"] == "train"].reset_index(drop=True)
+            X = feature_matrix(emb, train, columns, paths)
+            y = label_indices(train, classes, dataset)
+            log.info("refitting on %d bootstrap samples of %d training rows for stability", refits, len(train))
+            ranked = bootstrap_stability(head, ranked, X, y, groups_of(train), classes, top, refits, seed)
+        elif refits > 0:
+            notes.append("Bootstrap stability was not computed: pass --dataset and --embeddings to refit on resampled training data.")
+        return ranked, "standardised coefficient (log-odds per SD)"
+    if not have_data:
+        raise GenofmError(
+            f"{model_dir}: a {document['head']} head is ranked by permutation importance on the test split; "
+            "pass --dataset and --embeddings"
+        )
+    test = frame[(frame["split"] == "test") & ~frame["augmented"].fillna(False).astype(bool)].reset_index(drop=True)
+    if test.empty:
+        raise GenofmError("the dataset has no test rows for permutation importance; pass the dataset the model was trained on")
+    X = feature_matrix(emb, test, columns, paths)
+    y = label_indices(test, classes, dataset)
+    notes.append("Non-linear head: features ranked by the drop in test AUROC when shuffled (permutation importance) "
+                 "among the 200 features most associated with the labels; sign = direction of association.")
+    return permutation_ranking(head, names, X, y, classes, repeats=max(1, min(refits, 5)), seed=seed), "importance (AUROC drop, signed)"
+
+
+def _run_explainer(spec: str | None, backbone: str, args: tuple, notes: list[str]) -> list[ReportSection]:
+    if spec is None:
+        return []
+    try:
+        function = resolve(spec)
+    except ImportError as exc:
+        notes.append(f"The {backbone} explainer is not available in this installation ({exc}).")
+        return []
+    return list(function(*args))
+
+
+def interpret_model(
+    model_dir: Path,
+    output: Path,
+    dataset: Path | None = None,
+    embeddings: Sequence[Path] | None = None,
+    weights: Path | None = None,
+    top: int = 30,
+    refits: int = 20,
+    seed: int = 0,
+    options: dict[str, str] | None = None,
+) -> Path:
+    """Write features.tsv, top_features.png, explainer tables/figures and report.html into ``output``."""
+    from genofm.heads.store import read_model
+    from genofm.plots import feature_bar_plot
+
+    model_dir = Path(model_dir)
+    document = read_model(model_dir)
+    metrics = _read_metrics(model_dir)
+    frame = _dataset_rows(Path(dataset), document) if dataset is not None else None
+    backbone = document["backbone"].get("backbone", "?")
+    notes: list[str] = []
+    with atomic_path(output, directory=True) as tmp:
+        context = ExplainContext(out_dir=tmp, model=document, weights=Path(weights) if weights else None, dataset=frame,
+                                 classes=list(document["classes"]), top=top, seed=seed, options=dict(options or {}))
+        ranked = None
+        if document["kind"] == "head":
+            ranked, xlabel = _rank_head(document, model_dir, frame, dataset, embeddings, top, refits, seed, notes)
+            ranked.to_csv(tmp / FEATURES_TSV, sep="\t", index=False, na_rep="")
+            feature_bar_plot(ranked, tmp / TOP_FEATURES_PNG, top=top, xlabel=xlabel)
+            sections = _run_explainer(EXPLAINERS.get(backbone), backbone, (ranked, context), notes)
+        else:
+            if frame is None and backbone in SEQUENCE_EXPLAINERS:
+                notes.append("Sequence-level explanation needs --dataset (and --weights).")
+                sections = []
+            else:
+                sections = _run_explainer(SEQUENCE_EXPLAINERS.get(backbone), backbone, (model_dir, frame, context), notes)
+        for part in sections:
+            for stem, table in part.tables.items():
+                table.to_csv(tmp / f"{stem}.tsv", sep="\t", index=False, na_rep="")
+        (tmp / "report.html").write_text(_render(document, metrics, model_dir, ranked, sections, tmp, top, notes))
+    log.info("wrote %s", Path(output) / "report.html")
+    return Path(output)
+
+
+def _summary(document: dict) -> str:
+    backbone = document["backbone"].get("backbone", "?")
+    classes = document["classes"]
+    task = (f"binary: {classes[-1]} (positive) vs {classes[0]}" if len(classes) == 2
+            else f"{len(classes)} classes: {', '.join(classes)}")
+    if document["kind"] == "head":
+        what = f"a {document['head']} head on {len(document['feature_names'])} frozen {backbone} features"
+        if document.get("feature_group"):
+            what += f" (feature group {document['feature_group']})"
+    else:
+        what = f"a fine-tuned {backbone} model"
+    return f"This report explains {what}, trained for a {task} task."
+
+
+def _render(document: dict, metrics: dict | None, model_dir: Path, ranked: pd.DataFrame | None,
+            sections: list[ReportSection], out_dir: Path, top: int, notes: list[str]) -> str:
+    dataset = document.get("dataset") or {}
+    backbone = document["backbone"]
+    head = document.get("head", "fine-tuned")
+    title = f"genofm: {dataset.get('name', 'model')} - {backbone.get('backbone', '?')} + {head}"
+    blocks = [html.paragraph(_summary(document))]
+
+    if metrics:
+        blocks.append(html.section(
+            f"Test performance (n = {metrics.get('n')}, {metrics.get('averaging')})",
+            html.table(html.metrics_frame(metrics)),
+            html.paragraph(f"95% intervals from {metrics.get('bootstrap', {}).get('replicates')} class-stratified bootstrap "
+                           "replicates of the test split.", "note"),
+            html.table(html.per_class_frame(metrics)),
+            html.image(model_dir / "roc_curve.png", "ROC curve on the test split"),
+            html.image(model_dir / "pr_curve.png", "Precision-recall curve on the test split"),
+        ))
+    else:
+        notes.append(f"{model_dir / 'metrics.json'} is missing, so no test metrics are shown.")
+
+    if ranked is not None:
+        shown = ranked[ranked["rank"] <= top]
+        keep = [c for c in ["class", "rank", "feature", "coefficient", "towards", "stability", "cv_mean", "cv_sd",
+                            "cv_same_sign", "importance_sd"] if c in shown.columns]
+        blocks.append(html.section(
+            "Top features",
+            html.paragraph("Coefficients are on standardised features (change in log-odds per standard deviation), so they "
+                           "compare across features of any scale; stability is the share of bootstrap refits in which the "
+                           "feature stays in the top list with the same sign; cv_mean/cv_sd summarise the cross-validation fits."
+                           if "cv_mean" in ranked.columns or document.get("head") == "logreg" else ""),
+            html.image(out_dir / TOP_FEATURES_PNG, "Top features by class"),
+            html.table(shown[keep], max_rows=2 * top, note=f"All features: {FEATURES_TSV}"),
+        ))
+
+    for part in sections:
+        parts = [html.paragraph(part.text)]
+        parts += [html.image(out_dir / name, Path(name).stem.replace("_", " ")) for name in part.figures]
+        for stem, frame in part.tables.items():
+            parts.append(f"<h3>{html.esc(stem.replace('_', ' '))}</h3>")
+            parts.append(html.table(frame, max_rows=25, note=f"Full table: {stem}.tsv"))
+        blocks.append(html.section(part.title, *parts))
+
+    provenance = [
+        ("backbone", backbone.get("backbone")),
+        ("backbone options", json.dumps(backbone.get("options"), sort_keys=True)),
+        ("weights", backbone.get("weights_name")),
+        ("weights sha256", backbone.get("weights_sha256")),
+        ("features", backbone.get("n_features")),
+        ("strand averaging", backbone.get("rc_average")),
+        ("embedding files", ", ".join(document.get("embeddings", []))),
+        ("head", head),
+        ("chosen C", (document.get("head_state") or {}).get("C")),
+        ("seed", document.get("seed")),
+        ("model created", document.get("created")),
+        ("model folder", str(model_dir)),
+        ("genofm version (training)", document.get("genofm_version")),
+        ("torch version (embedding)", backbone.get("torch_version")),
+    ]
+    parts = [html.definition_list(provenance)]
+    if dataset.get("counts"):
+        counts = pd.DataFrame(dataset["counts"]).T.reset_index(names="split")
+        parts.append(html.paragraph(f"Dataset {dataset.get('path', '')}: rows per split and class "
+                                    f"({dataset.get('n_train_augmented', 0)} reverse-complement copies in train)."))
+        parts.append(html.table(counts))
+    blocks.append(html.section("Provenance", *parts))
+    if notes:
+        blocks.append(html.section("Notes", *[html.paragraph(n, "note") for n in notes]))
+    return html.page(title, blocks)

@@ -1,0 +1,208 @@
+"""SpliceAI port: graph mapping, exact fast path, features, bad weight files, a splice-site sanity check."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from genofm.backbones.spliceai import SpliceAIBackbone, SpliceAIOptions, default_weights_dir
+from genofm.backbones.spliceai_keras import load_spliceai_net, read_spliceai_h5
+from genofm.backbones.spliceai_model import SPLICEAI_10K_SKIPS, SPLICEAI_10K_UNITS, SpliceAINet
+from genofm.errors import GenofmError
+from genofm.sequence import reverse_complement
+
+WEIGHTS = default_weights_dir()
+needs_weights = pytest.mark.skipif(
+    not all((WEIGHTS / f"spliceai{i}.h5").is_file() for i in range(1, 6)),
+    reason=f"official SpliceAI weights not extracted at {WEIGHTS} (run make setup)",
+)
+
+
+def onehot(rng: np.random.Generator, batch: int, length: int) -> torch.Tensor:
+    codes = rng.integers(0, 5, size=(batch, length))  # 4 = N, all-zero column
+    return torch.from_numpy(np.eye(5, dtype=np.float32)[codes][..., :4].transpose(0, 2, 1).copy())
+
+
+def randomised(net: SpliceAINet, seed: int) -> SpliceAINet:
+    """Give BatchNorm non-trivial statistics so a wrong constant would show."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm1d):
+                module.running_mean.normal_(0, 0.5, generator=gen)
+                module.running_var.uniform_(0.5, 2.0, generator=gen)
+                module.weight.normal_(1, 0.3, generator=gen)
+                module.bias.normal_(0, 0.5, generator=gen)
+            elif isinstance(module, torch.nn.Conv1d):
+                module.bias.normal_(0, 0.5, generator=gen)
+    return net.eval()
+
+
+@pytest.mark.parametrize("extra_crop", [0, 7])
+def test_fast_path_equals_full_length_on_a_small_random_network(extra_crop):
+    torch.manual_seed(0)
+    shapes = ((3, 1), (5, 2), (3, 4), (5, 3))
+    radius = sum(2 * d * (k - 1) // 2 for k, d in shapes)
+    net = randomised(SpliceAINet(shapes, skip_points=(0, 2, 4), channels=6, crop=radius + extra_crop, eps=1e-3), 1)
+    rng = np.random.default_rng(0)
+    for length in (1, 2, 9, 40):
+        x = onehot(rng, 3, length)
+        with torch.inference_mode():
+            fast = net(x)
+            full = net.forward_full(torch.nn.functional.pad(x, (net.crop, net.crop)))
+        for a, b in zip(fast, full):
+            assert a.shape == b.shape
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_a_crop_smaller_than_the_receptive_field_is_refused():
+    with pytest.raises(ValueError, match="receptive radius"):
+        SpliceAINet(((3, 1),), skip_points=(0, 1), channels=4, crop=1)
+
+
+@needs_weights
+def test_graph_is_mapped_from_model_config():
+    graph, state = read_spliceai_h5(WEIGHTS / "spliceai2.h5")
+    assert tuple(graph.unit_shapes) == SPLICEAI_10K_UNITS
+    assert tuple(graph.skip_points) == SPLICEAI_10K_SKIPS
+    assert graph.crop == (5000, 5000) and graph.eps == pytest.approx(1e-3)
+    assert state["units.15.conv2.weight"].shape == (32, 32, 41)
+    assert state["head.weight"].shape == (3, 32, 1)
+    assert load_spliceai_net(WEIGHTS / "spliceai2.h5").receptive_radius == 5000
+
+
+@needs_weights
+@pytest.mark.parametrize("model", [5])
+def test_fast_path_equals_full_length_with_real_weights(model):
+    net = load_spliceai_net(WEIGHTS / f"spliceai{model}.h5")
+    rng = np.random.default_rng(model)
+    for batch, length in ((1, 1), (2, 30)):
+        x = onehot(rng, batch, length)
+        with torch.inference_mode():
+            probs, pen = net(x)
+            full_probs, full_pen = net.forward_full(torch.nn.functional.pad(x, (5000, 5000)))
+        torch.testing.assert_close(probs, full_probs, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(pen, full_pen, atol=1e-3, rtol=1e-4)
+
+
+@needs_weights
+def test_features_of_a_batch_equal_features_of_each_sequence_alone():
+    backbone = SpliceAIBackbone(SpliceAIOptions(models="4", bins=4), None)
+    seqs = ["ACGTNNACGGTAAGTCCAG", "TTTCTTTTCCAGG", "A" * 31, "GT"]
+    together = backbone.embed_batch(seqs)
+    assert together.shape == (4, len(backbone.feature_names)) == (4, 2 * (2 + 4) + 64)
+    assert np.isfinite(together).all()
+    for i, seq in enumerate(seqs):
+        np.testing.assert_allclose(backbone.embed_batch([seq])[0], together[i], rtol=1e-4, atol=1e-4)
+    names = backbone.feature_names
+    assert names[:3] == ["acceptor_max_log10", "acceptor_mean_log10", "acceptor_bin01_max_log10"]
+    assert names[-2:] == ["m4_pen31_mean", "m4_pen31_max"]
+    groups = backbone.feature_groups()
+    assert sorted(np.concatenate(list(groups.values()))) == list(range(len(names)))
+    assert [names[i] for i in groups["splice_sites"]][-1] == "donor_bin04_max_log10"
+    prov = backbone.provenance()
+    assert prov["backbone"] == "spliceai" and prov["options"] == {"models": "4", "bins": 4} and len(prov["weights_sha256"]) == 64
+
+
+@needs_weights
+def test_real_exon_intron_boundaries_score_at_the_junction():
+    """Primate junctions from the UCI splice-junction set: exon|intron (donor) and intron|exon (acceptor).
+
+    With the official 5,000-N flanks, the ensemble puts its donor (acceptor) maximum exactly at
+    the last exonic (first exonic) base, far above shuffled copies of the same sequences.
+    """
+    donors = [  # 30 exonic + 30 intronic bases (GT at 30-31)
+        "AGACCCGCCGGGAGGCGGAGGACCTGCAGGGTGAGCCCCACCGCCCCTCCGTGCCCCCGC",
+        "GAGGTGAAGGACGTCCTTCCCCAGGAGCCGGTGAGAAGCGCAGTCGGGGGCACGGGGATG",
+        "GCTCAGCCCCCAGGTCACCCAGGAACTGACGTGAGTGTCCCCATCCCGGCCCTTGACCCT",
+    ]
+    acceptors = [  # 30 intronic bases ending in AG, then 30 exonic
+        "GCGGTTGATTGACAGTTTCTCCTTCCCCAGACTGGCCAATCACAGGCAGGAAGATGAAGG",
+        "CCTGAACCACCTTCAACTTGTTCCACACAGGATGCCAGGCCAAGGTGGAGCAACCGGTGG",
+        "GCGCACACCCTCCCGCTCTTTCGGCTGCAGGACGCTGATGGACGAGACCATGAAGGAGTT",
+    ]
+    rng = np.random.default_rng(0)
+    shuffled = ["".join(rng.permutation(list(s))) for s in donors + acceptors]
+    backbone = SpliceAIBackbone(SpliceAIOptions(), None)
+    reverse = [reverse_complement(s) for s in donors]
+    probs = backbone.predict(donors + acceptors + shuffled + reverse)[0].numpy()
+    donor, acceptor = probs[:3, 2], probs[3:6, 1]
+    assert (donor.argmax(axis=1) == 29).all() and (acceptor.argmax(axis=1) == 30).all()
+    assert donor.max(axis=1).min() > 0.1 and acceptor.max(axis=1).min() > 0.03
+    # a shuffle can create a weak site by chance, but none as strong as the real junctions
+    assert donor.max(axis=1).min() > 2 * probs[6:9, 2].max()
+    assert acceptor.max(axis=1).min() > 2 * probs[9:12, 1].max()
+    # the reverse complement of a donor junction is not a donor on this strand
+    assert probs[12:15, 2].max() < donor.max(axis=1).min()
+
+
+# --- bad weight files ------------------------------------------------------------------
+
+
+def test_a_text_file_is_not_a_model(tmp_path):
+    bad = tmp_path / "spliceai1.h5"
+    bad.write_text("not a model\n")
+    with pytest.raises(GenofmError, match=r"spliceai1\.h5: not an HDF5 file"):
+        load_spliceai_net(bad)
+
+
+def test_an_hdf5_file_without_a_keras_graph_is_refused(tmp_path):
+    bad = tmp_path / "weights.h5"
+    with h5py.File(bad, "w") as handle:
+        handle["something"] = np.zeros(3)
+    with pytest.raises(GenofmError, match=r"weights\.h5: HDF5 file without a Keras model_config"):
+        load_spliceai_net(bad)
+
+
+@needs_weights
+def test_an_hdf5_file_with_the_graph_but_without_the_layers_is_refused(tmp_path):
+    bad = tmp_path / "graph_only.h5"
+    with h5py.File(WEIGHTS / "spliceai1.h5", "r") as src, h5py.File(bad, "w") as dst:
+        dst.attrs["model_config"] = src.attrs["model_config"]
+        dst.create_group("model_weights")
+    with pytest.raises(GenofmError, match=r"graph_only\.h5: no weights for layer conv1d_1"):
+        load_spliceai_net(bad)
+
+
+@needs_weights
+def test_a_kernel_of_the_wrong_shape_is_refused(tmp_path):
+    bad = tmp_path / "spliceai1.h5"
+    shutil.copy(WEIGHTS / "spliceai1.h5", bad)
+    with h5py.File(bad, "r+") as handle:
+        group = handle["model_weights/conv1d_3/conv1d_3"]
+        del group["kernel:0"]
+        group["kernel:0"] = np.zeros((11, 32, 16), dtype=np.float32)
+    with pytest.raises(GenofmError, match=r"spliceai1\.h5: layer conv1d_3 kernel has shape \(11, 32, 16\)"):
+        load_spliceai_net(bad)
+
+
+@needs_weights
+def test_a_graph_that_is_not_spliceai_is_refused(tmp_path):
+    bad = tmp_path / "other.h5"
+    shutil.copy(WEIGHTS / "spliceai1.h5", bad)
+    with h5py.File(bad, "r+") as handle:
+        config = json.loads(handle.attrs["model_config"])
+        for layer in config["config"]["layers"]:
+            if layer["name"] == "activation_5":
+                layer["config"]["activation"] = "tanh"
+        handle.attrs["model_config"] = json.dumps(config)
+    with pytest.raises(GenofmError, match=r"other\.h5: layer activation_5 is not a ReLU"):
+        load_spliceai_net(bad)
+
+
+@needs_weights
+def test_weights_folder_options_are_checked(tmp_path):
+    shutil.copy(WEIGHTS / "spliceai1.h5", tmp_path / "spliceai1.h5")
+    with pytest.raises(GenofmError, match="missing spliceai3.h5"):
+        SpliceAIBackbone(SpliceAIOptions(models="1,3"), tmp_path)
+    with pytest.raises(GenofmError, match="comma-separated integers"):
+        SpliceAIBackbone(SpliceAIOptions(models="one"), tmp_path)
+    single = SpliceAIBackbone(SpliceAIOptions(bins=0), tmp_path / "spliceai1.h5")
+    assert single.model_labels == ["1"] and len(single.feature_names) == 4 + 64
+    with pytest.raises(GenofmError, match="not found"):
+        SpliceAIBackbone(SpliceAIOptions(), tmp_path / "absent")
