@@ -56,9 +56,9 @@ def timed(fn, repeats: int) -> float:
     return best
 
 
-def bench_one(name: str, size: str, folder: Path, seqs: list[str], device: str, repeats: int) -> dict:
+def bench_one(name: str, size: str, folder: Path, seqs: list[str], device: str, repeats: int, batch_rows: int) -> dict:
     cls = backbone_class(name)
-    backbone = cls(cls.Options(), folder, device=device, precision="auto")
+    backbone = cls(cls.Options(batch_rows=batch_rows), folder, device=device, precision="auto")
     rows = make_rows(backbone.tokenizer.tokenize_many(seqs), backbone.tokenizer, backbone.window, backbone.options.overlap)
     lengths = rows.lengths
     pad_bucketed = padding_fraction(lengths, plan_batches(lengths, backbone.batch_tokens, True, backbone.batch_rows))
@@ -94,6 +94,7 @@ def bench_one(name: str, size: str, folder: Path, seqs: list[str], device: str, 
         "device": str(backbone.torch_device),
         "precision": backbone.precision,
         "sequences": len(seqs),
+        "batch_rows": backbone.batch_rows,
         "tiles": len(rows.ids),
         "tokens": tokens,
         "tokens_per_bp": round(tokens / sum(len(s) for s in seqs), 3),
@@ -114,7 +115,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", default="dnabert2,dnabert6,gpt2dna", help="comma-separated backbones")
     parser.add_argument("--sizes", default="tiny,full", help="tiny and/or full (published sizes, random weights)")
     parser.add_argument("--n-tiny", type=int, default=256, help="sequences per tiny-model run")
-    parser.add_argument("--n-full", type=int, default=16, help="sequences per full-size run")
+    parser.add_argument("--n-full", type=int, default=24, help="sequences per full-size run")
+    parser.add_argument("--batch-rows", type=int, default=8, help="tiles per forward pass (0: the backbone default, 16 on CPU)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--repeats", type=int, default=1, help="timings per setting (the fastest is kept)")
@@ -133,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
                 start = time.perf_counter()
                 folder = write_model(name, Path(tmp) / f"{name}_{size}", size=size)
                 setup = time.perf_counter() - start
-                result = bench_one(name, size, folder, seqs, args.device, args.repeats)
+                result = bench_one(name, size, folder, seqs, args.device, args.repeats, args.batch_rows)
                 result["setup_s"] = round(setup, 1)
                 results.append(result)
                 print(

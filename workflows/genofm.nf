@@ -78,9 +78,10 @@ workflow GENOFM {
     // --- one comparison over all models of the run -------------------------------------------
     GENOFM_COMPARE(
         ch_models
-            .map { meta, model -> model }
-            .collect(sort: { a, b -> a.name <=> b.name })
-            .map { models -> [[id: 'comparison'], models] }
+            .map { meta, model -> [meta.dataset, model] }
+            .toSortedList { a, b -> a[1].name <=> b[1].name }
+            .filter { it }
+            .map { pairs -> [[id: 'comparison'], pairs.collect { it[1] }, pairs.collect { it[0] }] }
     )
     ch_versions = ch_versions.mix(GENOFM_COMPARE.out.versions)
 
@@ -89,7 +90,7 @@ workflow GENOFM {
         .unique()
         .map { it.text.trim() }
         .unique()
-        .mix(Channel.of("Workflow:\n    ${workflow.manifest.name}: ${workflow.manifest.version}\n    Nextflow: ${workflow.nextflow.version}".toString()))
+        .mix(Channel.of("Workflow:\n    genofm: ${workflow.manifest.version}\n    Nextflow: ${workflow.nextflow.version}".toString()))
         .collectFile(name: 'genofm_software_versions.yml', storeDir: "${params.outdir}/pipeline_info", newLine: true, sort: true)
     params_summary
         .map { summary -> JsonOutput.prettyPrint(JsonOutput.toJson(summary + [profile: workflow.profile, run_name: workflow.runName])) }

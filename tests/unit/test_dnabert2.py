@@ -109,8 +109,8 @@ def test_fused_attention_equals_plain_and_returns_probabilities():
     with torch.no_grad():
         a, _ = plain(ids, mask)
         b, _ = fused(ids, mask)
-        _, probs = fused(ids, mask, output_attentions=True)
-    assert torch.allclose(a, b, atol=1e-5)
+        c, probs = fused(ids, mask, output_attentions=True)  # fused blocks, then a plain last block
+    assert torch.allclose(a, b, atol=1e-5) and torch.allclose(a, c, atol=1e-5)
     assert probs.shape == (3, 4, 9, 9)
     assert torch.allclose(probs.sum(-1), torch.ones(3, 4, 9), atol=1e-5)
     assert float(probs[0, :, :, 6:].max()) < 1e-3  # padded keys get (almost) no attention

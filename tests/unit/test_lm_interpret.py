@@ -15,9 +15,8 @@ from genofm.finetune import FinetuneOptions, new_finetuner
 from genofm.finetune.lm import LMFinetuner
 from genofm.interpret import ExplainContext, ReportSection, SEQUENCE_EXPLAINERS, resolve
 from genofm.interpret.attention import AttentionSettings, position_scores, spread_to_bases
-from genofm.interpret.attention_sites import (
-    Motif, benjamini_hochberg, enrichment, high_score_runs, load_jaspar, log_odds, scan, score_threshold,
-)
+from genofm.interpret.attention_sites import benjamini_hochberg, enrichment, high_score_runs, scan, score_threshold, select_motifs
+from genofm.interpret.jaspar import Motif, log_odds
 from genofm.testing.tiny_lm import write_model
 
 MOTIF = "CCACTAGGGGGC"
@@ -74,7 +73,7 @@ def test_enrichment_equals_one_sided_fisher():
     site_classes = np.array(["a"] * 15 + ["b"] * 25)
     hits[:15, 0] = True  # motif 0: in every class-a site, rare in class b
     hits[15:, 0] = rng.random(25) < 0.1
-    motifs = [Motif(f"M{i}", f"m{i}", np.zeros((4, 4)), 0.0) for i in range(3)]
+    motifs = [Motif(f"M{i}", f"m{i}", "", "", np.zeros((4, 4))) for i in range(3)]
     table = enrichment(hits, site_classes, ["a", "b"], motifs)
     assert len(table) == 6
     for _, row in table.iterrows():
@@ -118,27 +117,40 @@ def test_pvalue_threshold_against_exhaustive_enumeration():
     assert (all_scores >= threshold - 0.3).mean() > 0.01 * 0.5
 
 
+def _motif(name: str, consensus: str) -> Motif:
+    counts = np.full((4, len(consensus)), 1.0)
+    for j, base in enumerate(consensus):
+        counts["ACGT".index(base), j] = 20.0
+    return Motif(name, name, "", "", log_odds(counts))
+
+
 def test_scan_matches_a_naive_two_strand_scan():
-    motifs = load_jaspar(ids=["MA0139.2", "MA0004.1"])
-    assert [m.matrix_id for m in motifs] == ["MA0139.2", "MA0004.1"] and motifs[0].name == "CTCF"
+    motifs = [_motif("EBOX", "CACGTG"), _motif("ASYM", "GGGACTTTCC"), _motif("TATA", "TATAAAAG")]
+    cutoffs = np.array([score_threshold(m.log_odds, 1e-3) for m in motifs])
     rng = np.random.default_rng(1)
     sites = ["".join(rng.choice(list("ACGT"), int(rng.integers(8, 30)))) for _ in range(60)]
-    sites += ["TTCACGTGAA", "AACACGTNAA", "CCGCGCCCCCTGGTGGCCA", "TGGCCACCAGGGGGCGCGG"]
-    hits = scan(sites, motifs)
+    sites += ["TTCACGTGAA", "AACACGTNAA", "AAGGGACTTTCCAA", "TTGGAAAGTCCCTT", "TATA"]
+    hits = scan(sites, motifs, cutoffs)
     comp = str.maketrans("ACGTN", "TGCAN")
     for i, site in enumerate(sites):
         for j, m in enumerate(motifs):
             best = -np.inf
             for strand in (site, site.translate(comp)[::-1]):
-                for p in range(len(strand) - len(m.pwm) + 1):
-                    window = strand[p:p + len(m.pwm)]
+                for p in range(len(strand) - len(m.log_odds) + 1):
+                    window = strand[p:p + len(m.log_odds)]
                     if "N" not in window:
-                        best = max(best, sum(m.pwm[k, "ACGT".index(b)] for k, b in enumerate(window)))
-            assert hits[i, j] == (best >= m.threshold - 1e-4), (site, m.name)
-    assert hits[-4, 1] and not hits[-3, 1]  # Arnt's CACGTG matches, an N breaks it
-    assert hits[-2, 0] and hits[-1, 0]  # a CTCF consensus on either strand
+                        best = max(best, sum(m.log_odds[k, "ACGT".index(b)] for k, b in enumerate(window)))
+            assert hits[i, j] == (best >= cutoffs[j] - 1e-4), (site, m.name)
+    assert hits[-5, 0] and not hits[-4, 0]  # CACGTG matches, an N breaks it
+    assert hits[-3, 1] and hits[-2, 1]  # an asymmetric motif on either strand
+    assert not hits[-1].any()  # a site shorter than every motif
+
+
+def test_select_motifs_from_the_shared_jaspar_loader():
+    motifs = select_motifs("JASPAR2024", ["MA0139.2", "MA0004.1"])
+    assert [m.matrix_id for m in motifs] == ["MA0139.2", "MA0004.1"] and motifs[0].name == "CTCF"
     with pytest.raises(GenofmError, match="MA9999.9"):
-        load_jaspar(ids=["MA9999.9"])
+        select_motifs("JASPAR2024", ["MA9999.9"])
 
 
 # --- the explainer on tiny fine-tuned models ---------------------------------------------------------

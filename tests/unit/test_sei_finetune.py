@@ -44,7 +44,7 @@ def options(**kw) -> FinetuneOptions:
 
 @pytest.fixture(scope="module")
 def trained(release):
-    tuner = new_finetuner("sei", release, {"length": "256"}, options())
+    tuner = new_finetuner("sei", release, {"length": "256", "head_learning_rate": "3e-3"}, options())
     log = tuner.fit(frame(32, 1), frame(12, 2), CLASSES)
     return tuner, log
 
@@ -119,7 +119,7 @@ def test_same_seed_same_model_and_max_steps(release):
 
 
 def test_early_stopping_on_validation_loss(release):
-    tuner = new_finetuner("sei", release, {}, options(epochs=8, patience=1, learning_rate=0.05))
+    tuner = new_finetuner("sei", release, {"head_learning_rate": "0.05"}, options(epochs=8, patience=1, learning_rate=0.05))
     valid = frame(8, 12)
     valid["label"] = valid["label"].map({"gc": "at", "at": "gc"})  # validation disagrees: its loss rises
     log = tuner.fit(frame(24, 11), valid, CLASSES)

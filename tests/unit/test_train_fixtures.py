@@ -109,12 +109,12 @@ def write_inputs(tmp_path: Path, frame: pd.DataFrame, classes: list[str], k: int
 
 
 def scaled_inputs(tmp_path: Path, n: int = 300, seed: int = 0) -> tuple[Path, list[Path], list[str]]:
-    """Gaussian features on wildly different scales; only ``informative`` (scale 1e-3) drives the label."""
+    """Gaussian features on wildly different scales; only ``informative`` (scale 1e3) drives the label."""
     rng = np.random.default_rng(seed)
-    scales = np.array([1e3, 1e-3, 1.0, 50.0, 1e2, 0.1, 10.0, 1e4])
-    names = ["huge", "informative", "unit", "fifty", "hundred", "tenth", "ten", "enormous"]
+    scales = np.array([1e-3, 1e3, 1.0, 50.0, 1e-2, 0.1, 10.0, 1e-4])
+    names = ["tiny", "informative", "unit", "fifty", "hundredth", "tenth", "ten", "minute"]
     X = rng.normal(size=(n, scales.size)) * scales
-    logit = 3.0 * X[:, 1] / 1e-3
+    logit = 3.0 * X[:, 1] / 1e3
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     classes = ["neg", "pos"]
     split = np.where(np.arange(n) % 5 == 0, "test", np.where(np.arange(n) % 5 == 1, "valid", "train"))

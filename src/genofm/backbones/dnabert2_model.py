@@ -65,14 +65,18 @@ def alibi_slopes(n_heads: int) -> torch.Tensor:
     return torch.tensor(slopes, dtype=torch.float32)
 
 
-def attention_bias(slopes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(B, heads, T, T) additive bias: symmetric ALiBi plus -10000 on padded keys."""
+def attention_bias(slopes: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Additive attention bias as two broadcastable parts: ALiBi (heads, T, T) and padding (B, 1, 1, T).
+
+    ALiBi is the symmetric ``-slope * |i - j|``; padded keys get -10000 as in upstream. Keeping the
+    parts separate avoids materialising a (B, heads, T, T) tensor on the plain path.
+    """
     length = mask.shape[1]
     pos = torch.arange(length, device=mask.device)
     distance = (pos[None, :] - pos[:, None]).abs().float()
     alibi = -slopes.to(mask.device)[:, None, None] * distance
     padding = (1.0 - mask.float())[:, None, None, :] * -10000.0
-    return alibi[None] + padding
+    return alibi, padding
 
 
 class DNABERT2Embeddings(nn.Module):
@@ -96,16 +100,20 @@ class DNABERT2SelfAttention(nn.Module):
         self.dropout_p = config.attention_probs_dropout_prob
         self.Wqkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
 
-    def forward(self, hidden: torch.Tensor, bias: torch.Tensor, fused: bool, need_probs: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, hidden: torch.Tensor, bias: tuple, fused: bool, need_probs: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``bias`` is (ALiBi, padding, their (B, heads, T, T) sum or None); the fused path needs the sum."""
         batch, length, _ = hidden.shape
         qkv = self.Wqkv(hidden).view(batch, length, 3, self.num_heads, self.head_dim)
         q, k, v = (t.transpose(1, 2) for t in qkv.unbind(2))  # (B, heads, T, head_dim)
         dropout = self.dropout_p if self.training else 0.0
         probs = None
         if fused and not need_probs:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), dropout_p=dropout)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias[2].to(q.dtype), dropout_p=dropout)
         else:
-            scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim) + bias
+            alibi, padding, _ = bias
+            scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim)
+            scores = scores + alibi
+            scores += padding
             probs = torch.softmax(scores.float(), dim=-1).to(v.dtype)
             out = torch.matmul(F.dropout(probs, dropout, self.training), v)
         return out.transpose(1, 2).reshape(batch, length, -1), probs
@@ -128,7 +136,7 @@ class DNABERT2Attention(nn.Module):
         self.self = DNABERT2SelfAttention(config)
         self.output = DNABERT2SelfOutput(config)
 
-    def forward(self, hidden: torch.Tensor, bias: torch.Tensor, fused: bool, need_probs: bool):
+    def forward(self, hidden: torch.Tensor, bias: tuple, fused: bool, need_probs: bool):
         context, probs = self.self(hidden, bias, fused, need_probs)
         return self.output(context, hidden), probs
 
@@ -157,7 +165,7 @@ class DNABERT2Layer(nn.Module):
         self.attention = DNABERT2Attention(config)
         self.mlp = DNABERT2MLP(config)
 
-    def forward(self, hidden: torch.Tensor, bias: torch.Tensor, fused: bool, need_probs: bool):
+    def forward(self, hidden: torch.Tensor, bias: tuple, fused: bool, need_probs: bool):
         attended, probs = self.attention(hidden, bias, fused, need_probs)
         return self.mlp(attended), probs
 
@@ -193,7 +201,8 @@ class DNABERT2Model(LMEncoder):
         stop = self.num_layers if output_attentions else target
         fused = self.fused_attention if self.fused_attention is not None else input_ids.device.type == "cuda"
         hidden = self.embeddings(input_ids)
-        bias = attention_bias(self.encoder.alibi_slopes, attention_mask)
+        alibi, padding = attention_bias(self.encoder.alibi_slopes, attention_mask)
+        bias = (alibi, padding, alibi[None] + padding if fused else None)
         selected, probs = hidden, None
         for i, block in enumerate(self.encoder.layer[:stop]):
             hidden, layer_probs = block(hidden, bias, fused, output_attentions and i == self.num_layers - 1)

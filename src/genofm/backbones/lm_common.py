@@ -30,25 +30,25 @@ from genofm.errors import GenofmError
 POOLINGS = ("mean", "cls")
 
 
+def option(default, text: str):
+    """A dataclass field carrying the help text ``genofm-embed --list-backbones`` prints."""
+    return dataclasses.field(default=default, metadata={"help": text})
+
+
 @dataclasses.dataclass
 class LMOptions(BackboneOptions):
     """Options shared by the language-model backbones (``-O key=value``)."""
 
-    #: ``mean``: masked mean over every non-padding token (specials included, as upstream recipes do);
-    #: ``cls``: the summary token ([CLS] for BERT models, the last token for GPT-2)
-    pooling: str = "mean"
-    #: hidden layer to read: -1 last, 0 the embedding layer output, i the i-th block
-    layer: int = -1
-    #: content tokens (k-mers for DNABERT-6) per tile; 0 uses the model's own limit
-    window: int = 0
-    #: tokens shared by consecutive tiles of a long sequence
-    overlap: int = 32
-    #: padded tokens per forward pass at most; 0 picks 16384 on CPU and 131072 on GPU
-    batch_tokens: int = 0
-    #: tiles per forward pass at most; 0 picks 32 on CPU and 256 on GPU
-    batch_rows: int = 0
-    #: sort tiles by length before batching (turn off only to measure what bucketing saves)
-    bucket: bool = True
+    pooling: str = option(
+        "mean", "mean: masked mean over every non-padding token (specials included, as upstream recipes do); "
+        "cls: the summary token ([CLS], or the last token for GPT-2)"
+    )
+    layer: int = option(-1, "hidden layer to read: -1 the last, 0 the embedding output, i the i-th block")
+    window: int = option(0, "content tokens (k-mers for DNABERT-6) per tile of a long sequence; 0: the model's limit (510, GPT-2 1024)")
+    overlap: int = option(32, "tokens shared by consecutive tiles of a long sequence")
+    batch_tokens: int = option(0, "padded tokens per forward pass at most; 0: 16384 on CPU, 131072 on GPU")
+    batch_rows: int = option(0, "tiles per forward pass at most; 0: 16 on CPU, 256 on GPU")
+    bucket: bool = option(True, "sort tiles by length before batching (off only to measure what bucketing saves)")
 
 
 @dataclasses.dataclass
@@ -218,7 +218,7 @@ class LMBackbone(Backbone):
             raise GenofmError(f"backbone {self.name!r} options batch_tokens and batch_rows must be >= 0 (0: automatic)")
         gpu = self.torch_device.type == "cuda"
         self.batch_tokens = options.batch_tokens or (131072 if gpu else 16384)
-        self.batch_rows = options.batch_rows or (256 if gpu else 32)
+        self.batch_rows = options.batch_rows or (256 if gpu else 16)
 
     # --- what subclasses provide -----------------------------------------------------------
     @classmethod

@@ -13,12 +13,17 @@ in the N flanks, where it is wasted twice over:
 
 ``SpliceAINet.forward`` therefore computes each layer only on the window
 ``L + 2 * min(radius_before, radius_after)`` and stands in the tracked constant wherever a
-convolution reads beyond that window. Keras' own zero padding at the two ends of the
-L + 10,000 tensor cannot reach a kept position because the receptive radius of the whole network
-(sum over the 32 dilated convolutions of dilation * (kernel - 1) / 2 = 5,000) does not exceed the
-crop (5,000): a pad value at depth c spreads at most ``radius_after(c)`` further, which stops at
-the first kept position's left edge. ``forward_full`` is the plain full-length computation that
-the tests and benchmark compare against.
+convolution reads beyond that window: it subtracts the constant so that the convolution's own
+zero padding represents it and adds it back through the bias, which avoids copying windows. The
+BatchNorm that follows each unit's first convolution is folded into that convolution. For
+L = 200 this is about 5x fewer multiply-adds than the full computation.
+
+Keras' own zero padding at the two ends of the L + 10,000 tensor cannot reach a kept position:
+the receptive radius of the whole network (sum over the 32 dilated convolutions of
+dilation * (kernel - 1) / 2 = 5,000) does not exceed the crop (5,000): a pad value read by the
+c-th convolution changes only positions within ``radius(c) + radius_after(c) <= 5,000`` of the
+tensor's end, which stops just short of the first kept position. ``forward_full`` is the plain full-length computation that the tests and the
+benchmark compare against.
 """
 
 from __future__ import annotations
@@ -48,12 +53,12 @@ class ResidualUnit(nn.Module):
         self.radius = dilation * (kernel_size - 1) // 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Full-length computation with Keras 'same' (zero) padding at both ends."""
+        """Full-length computation on a (B, C, 1, T) tensor with Keras 'same' (zero) padding."""
         r, d = self.radius, self.conv1.dilation[0]
-        y = F.relu(self.bn1(x))
-        y = F.conv1d(F.pad(y, (r, r)), self.conv1.weight, self.conv1.bias, dilation=d)
-        y = F.relu(self.bn2(y))
-        y = F.conv1d(F.pad(y, (r, r)), self.conv2.weight, self.conv2.bias, dilation=d)
+        y = F.relu(_bn(x, self.bn1))
+        y = _conv(y, self.conv1.weight, self.conv1.bias, dilation=d, padding=r)
+        y = F.relu(_bn(y, self.bn2))
+        y = _conv(y, self.conv2.weight, self.conv2.bias, dilation=d, padding=r)
         return x + y
 
 
@@ -62,7 +67,9 @@ class SpliceAINet(nn.Module):
 
     Both forward methods return ``(probabilities, penultimate)`` over the kept positions:
     (B, 3, L) softmax over (neither, acceptor, donor) and (B, C, L) summed skip features, the
-    32-channel representation the output layer reads.
+    32-channel representation the output layer reads. Parameters are stored as Conv1d/BatchNorm1d;
+    the computation runs as (B, C, 1, W) channels-last 2D convolutions, which oneDNN executes about
+    twice as fast on CPU as the equivalent 1D ones.
     """
 
     def __init__(
@@ -91,17 +98,18 @@ class SpliceAINet(nn.Module):
     def _skip(self, index: int, h: torch.Tensor, total: torch.Tensor | None) -> torch.Tensor | None:
         for skip, point in zip(self.skips, self.skip_points):
             if point == index:
-                term = skip(h)
+                term = _conv(h, skip.weight, skip.bias)
                 total = term if total is None else total + term
         return total
 
     def _output(self, penultimate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        probs = torch.softmax(self.head(penultimate).float(), dim=1)
-        return probs, penultimate.float()
+        logits = _conv(penultimate, self.head.weight, self.head.bias)
+        probs = torch.softmax(logits.float(), dim=1)
+        return probs.squeeze(2).contiguous(), penultimate.float().squeeze(2).contiguous()
 
     def forward_full(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Reference computation: ``x`` is (B, 4, L + 2 * crop), the flanks already N-padded."""
-        h = self.stem(x)
+        h = _conv(_as_2d(x), self.stem.weight, self.stem.bias)
         total = self._skip(0, h, None)
         for index, unit in enumerate(self.units, start=1):
             h = unit(h)
@@ -114,8 +122,8 @@ class SpliceAINet(nn.Module):
         """Exact equivalent of ``forward_full`` on ``x`` (B, 4, L) padded with ``crop`` Ns per side."""
         length = x.shape[-1]
         total_radius = self.receptive_radius
-        h = self.stem(x)
-        h_const = self.stem.bias  # the stem applied to an N (all-zero) column
+        h = _conv(_as_2d(x), self.stem.weight, self.stem.bias)
+        h_const = self.stem.bias.float()  # the stem applied to an N (all-zero) column
         h_width, reach = 0, 0  # half-width held beyond the sequence; how far values can differ from the constant
         total = self._skip(0, h, None)
         for index, unit in enumerate(self.units, start=1):
@@ -124,7 +132,7 @@ class SpliceAINet(nn.Module):
             y, y_const = _bn_relu(h, h_const, unit.bn1)
             # conv1 with bn2 folded in (an exact per-channel affine map), then ReLU
             scale, shift = _bn_affine(unit.bn2)
-            weight = unit.conv1.weight * scale[:, None, None].to(unit.conv1.weight.dtype)
+            weight = unit.conv1.weight * scale[:, None, None]
             bias = unit.conv1.bias * scale + shift
             reach += r
             width = min(reach, total_radius - reach)
@@ -142,6 +150,24 @@ class SpliceAINet(nn.Module):
         return self._output(total)
 
 
+def _as_2d(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, W) -> (B, C, 1, W) in channels-last memory order."""
+    return x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+
+
+def _conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, dilation: int = 1, padding: int = 0) -> torch.Tensor:
+    """A Conv1d's parameters applied to a (B, C, 1, W) tensor, zero-padding ``padding`` per side."""
+    return F.conv2d(x, weight.unsqueeze(2), bias, padding=(0, padding), dilation=(1, dilation))
+
+
+def _channels(vector: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return vector.to(like.dtype).view(1, -1, 1, 1)
+
+
+def _bn(x: torch.Tensor, bn: nn.BatchNorm1d) -> torch.Tensor:
+    return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+
+
 def _bn_affine(bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
     """Inference-mode BatchNorm as ``x * scale + shift``."""
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
@@ -150,9 +176,8 @@ def _bn_affine(bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _bn_relu(x: torch.Tensor, const: torch.Tensor, bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
     """Inference-mode BatchNorm then ReLU, on the window and on the constant outside it."""
-    y = F.relu_(F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps))
     scale, shift = _bn_affine(bn)
-    return y, torch.relu(const * scale + shift)
+    return F.relu_(_bn(x, bn)), torch.relu(const * scale.float() + shift.float())
 
 
 def _windowed_conv(
@@ -166,17 +191,16 @@ def _windowed_conv(
     padding stands for it, and it is added back through the bias: conv(x - c) + (W c + b).
     ``x`` must be a temporary the caller no longer needs. Returns the output and its constant.
     """
-    summed = weight.sum(dim=-1).float()
-    out_const = summed @ const.float() + bias.float()
+    out_const = weight.sum(dim=-1).float() @ const + bias.float()
     need = want + radius
     if need <= have:
         cut = have - need
         window = x[..., cut : x.shape[-1] - cut] if cut else x
-        return F.conv1d(window, weight, bias, dilation=dilation), out_const
+        return _conv(window, weight, bias, dilation=dilation), out_const
     if have < reach:
         raise RuntimeError(f"internal error: window {have} narrower than the non-constant reach {reach}")
-    x = x.sub_(const.to(x.dtype).view(1, -1, 1))
-    return F.conv1d(x, weight, out_const.to(bias.dtype), padding=need - have, dilation=dilation), out_const
+    x = x.sub_(_channels(const, x))
+    return _conv(x, weight, out_const.to(bias.dtype), dilation=dilation, padding=need - have), out_const
 
 
 def _add_window(y: torch.Tensor, h: torch.Tensor, h_const: torch.Tensor, have: int, want: int, reach: int) -> torch.Tensor:
@@ -188,7 +212,7 @@ def _add_window(y: torch.Tensor, h: torch.Tensor, h_const: torch.Tensor, have: i
         raise RuntimeError(f"internal error: window {have} narrower than the non-constant reach {reach}")
     pad = want - have
     y[..., pad : y.shape[-1] - pad] += h
-    edge = h_const.to(y.dtype).view(1, -1, 1)
+    edge = _channels(h_const, y)
     y[..., :pad] += edge
     y[..., y.shape[-1] - pad :] += edge
     return y

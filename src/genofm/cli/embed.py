@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator, List, Optional
 
 import numpy as np
+import torch
 import typer
 
 from genofm.backbones import REGISTRY, Backbone, backbone_class
@@ -74,20 +75,26 @@ def shard_range(n_rows: int, index: int, count: int) -> tuple[int, int]:
     return n_rows * index // count, n_rows * (index + 1) // count
 
 
-def iter_shard(dataset: Path, splits: Optional[list[str]], start: int, stop: int, batch_size: int) -> Iterator[tuple[list[str], list[str]]]:
-    """(ids, sequences) batches of rows ``start``..``stop`` of the split-filtered dataset."""
+def iter_shard(
+    dataset: Path, splits: Optional[list[str]], start: int, stop: int, batch_size: int, read_rows: int = 8192
+) -> Iterator[tuple[list[str], list[str]]]:
+    """(ids, sequences) batches of rows ``start``..``stop`` of the split-filtered dataset.
+
+    Parquet is read ``read_rows`` rows at a time, so memory stays bounded for any dataset size.
+    """
     seen = 0
     ids: list[str] = []
     seqs: list[str] = []
-    for frame in scan_dataset(dataset, splits, columns=("id", "sequence")):
+    for frame in scan_dataset(dataset, splits, columns=("id", "sequence"), batch_rows=read_rows):
         lo, hi = max(start - seen, 0), min(stop - seen, len(frame))
         seen += len(frame)
         if lo < hi:
             ids.extend(frame["id"].iloc[lo:hi].tolist())
             seqs.extend(frame["sequence"].iloc[lo:hi].tolist())
-        while len(ids) >= batch_size:
-            yield ids[:batch_size], seqs[:batch_size]
-            ids, seqs = ids[batch_size:], seqs[batch_size:]
+        full = len(ids) - len(ids) % batch_size
+        for i in range(0, full, batch_size):
+            yield ids[i : i + batch_size], seqs[i : i + batch_size]
+        ids, seqs = ids[full:], seqs[full:]
         if seen >= stop:
             break
     if ids:
@@ -182,8 +189,6 @@ def main_command(
     ),
 ) -> None:
     """Embed every sequence of a prepared dataset with a pre-trained (or k-mer) backbone."""
-    import torch
-
     setup_logging(verbose)
     if shard_index >= shard_count:
         raise GenofmError(f"--shard-index {shard_index} must be below --shard-count {shard_count}")

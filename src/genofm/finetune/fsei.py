@@ -4,7 +4,9 @@ The intron-retention study (Daoud & Ben-Hur 2025) got its best model this way: k
 trunk (optionally frozen), replace the 21,907-profile classifier by a small head - a 16-df
 B-spline over the trunk positions, a conv 960 -> 520 (kernel 3, batch norm, ReLU), attention
 pooling over the spline positions, one hidden fully connected layer and a linear output - and
-train with class-weighted cross-entropy, AdamW and early stopping on the validation loss.
+train with class-weighted cross-entropy, AdamW and early stopping on the validation loss. The
+new head learns at ``-O head_learning_rate`` (1e-3) and the pre-trained trunk at
+``--learning-rate`` (2e-5 by default), so fine-tuning does not wash out what Sei learned.
 
 Backbone options (``genofm-train --finetune sei -O key=value``) are :class:`FSeiOptions`.
 Weights written by :meth:`SeiFinetuner.save`: ``fsei.safetensors`` (trunk and head), or, with
@@ -53,6 +55,10 @@ class FSeiOptions(BackboneOptions):
     embed_dim: int = dataclasses.field(default=0, metadata={"help": "head conv channels; 0 = 520 scaled by trunk width / 960"})
     kernel_size: int = dataclasses.field(default=3, metadata={"help": "head conv kernel over the 16 spline positions"})
     dropout: float = dataclasses.field(default=0.2, metadata={"help": "dropout after the head's hidden layer"})
+    head_learning_rate: float = dataclasses.field(
+        default=1e-3,
+        metadata={"help": "learning rate of the new, randomly initialised head; the pre-trained trunk uses --learning-rate"},
+    )
     weight_decay: float = dataclasses.field(default=0.01, metadata={"help": "AdamW weight decay"})
     rc_augment: bool = dataclasses.field(
         default=True, metadata={"help": "reverse-complement each training sequence with probability 1/2 (as the paper)"}
@@ -175,7 +181,10 @@ class SeiFinetuner:
         for p in model.trunk.parameters():
             p.requires_grad_(not frozen)
         trainable = [p for p in model.parameters() if p.requires_grad]
-        optimiser = torch.optim.AdamW(trainable, lr=opts.learning_rate, weight_decay=fopts.weight_decay)
+        groups = [{"params": list(model.head.parameters()), "lr": fopts.head_learning_rate}]
+        if not frozen:
+            groups.append({"params": list(model.trunk.parameters()), "lr": opts.learning_rate})
+        optimiser = torch.optim.AdamW(groups, weight_decay=fopts.weight_decay)
         counts = np.bincount(y_train, minlength=len(self.classes)).astype(np.float64)
         if opts.class_weight:
             weight = np.where(counts > 0, counts.sum() / (len(self.classes) * np.maximum(counts, 1)), 0.0)

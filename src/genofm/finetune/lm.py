@@ -30,7 +30,7 @@ from torch import nn
 from genofm.backbones import backbone_class
 from genofm.backbones.base import weights_checksum
 from genofm.backbones.lm_checkpoint import weights_file
-from genofm.backbones.lm_common import LMEncoder, LMOptions, POOLINGS, Rows, check_layer, collate, combine_rows, make_rows, plan_batches, pool_hidden
+from genofm.backbones.lm_common import LMEncoder, LMOptions, POOLINGS, option, Rows, check_layer, collate, combine_rows, make_rows, plan_batches, pool_hidden
 from genofm.backbones.lm_tokenizers import LMTokenizer, Tokenized
 from genofm.device import autocast, resolve_device, resolve_precision
 from genofm.errors import GenofmError
@@ -48,20 +48,13 @@ SCHEDULES = ("linear", "cosine", "constant")
 class LMFinetuneSettings(LMOptions):
     """Backbone options (pooling, window, ...) plus the fine-tuning knobs ``-O key=value`` may set."""
 
-    #: dropout before the linear classification layer
-    head_dropout: float = 0.1
-    #: share of the optimiser steps spent warming the learning rate up from 0
-    warmup: float = 0.1
-    #: learning-rate decay after warm-up: linear, cosine or constant
-    schedule: str = "linear"
-    #: AdamW weight decay (not applied to biases and LayerNorm weights)
-    weight_decay: float = 0.01
-    #: LoRA scaling numerator; the update is scaled by lora_alpha / lora_rank
-    lora_alpha: float = 16.0
-    #: dropout on the LoRA branch input
-    lora_dropout: float = 0.05
-    #: gradient-norm clipping (0 disables)
-    grad_clip: float = 1.0
+    head_dropout: float = option(0.1, "dropout before the linear classification layer")
+    warmup: float = option(0.1, "share of the optimiser steps spent warming the learning rate up from 0")
+    schedule: str = option("linear", "learning-rate decay after warm-up: linear, cosine or constant")
+    weight_decay: float = option(0.01, "AdamW weight decay (biases and LayerNorm weights excluded)")
+    lora_alpha: float = option(16.0, "LoRA scaling numerator; updates are scaled by lora_alpha / lora_rank")
+    lora_dropout: float = option(0.05, "dropout on the LoRA branch input")
+    grad_clip: float = option(1.0, "gradient-norm clipping (0 disables)")
 
 
 class SequenceClassifier(nn.Module):

@@ -9,6 +9,7 @@ trusted types.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,14 @@ from genofm.heads.base import Head, has_all_classes, holdout
 SKOPS_FILE = "model.skops"
 #: types beyond skops' defaults that a saved HistGradientBoostingClassifier legitimately contains
 TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+SMALL_ROWS = 5000
+
+
+def _threads(n_rows: int):
+    """One OpenMP thread for small problems, where thread start-up and synchronisation cost more than they save."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="openmp") if n_rows < SMALL_ROWS else contextlib.nullcontext()
 
 
 class GBoostHead(Head):
@@ -62,7 +71,7 @@ class GBoostHead(Head):
         else:
             fit_idx, stop_idx = holdout(y, groups, self.seed)
             X_fit, y_fit, X_stop, y_stop, stopping = X[fit_idx], y[fit_idx], X[stop_idx], y[stop_idx], "grouped 10% holdout of train"
-        self.model_ = HistGradientBoostingClassifier(
+        model = HistGradientBoostingClassifier(
             learning_rate=self.learning_rate,
             max_iter=self.max_iter,
             max_leaf_nodes=self.max_leaf_nodes,
@@ -72,13 +81,16 @@ class GBoostHead(Head):
             scoring="loss",
             class_weight="balanced" if self.class_weight == "balanced" else None,
             random_state=self.seed,
-        ).fit(X_fit, y_fit, X_val=X_stop, y_val=y_stop)
+        )
+        with _threads(X_fit.shape[0]):
+            self.model_ = model.fit(X_fit, y_fit, X_val=X_stop, y_val=y_stop)
         self.log_ = {"early_stopping_on": stopping, "n_iter": int(self.model_.n_iter_),
-                     "validation_loss": [round(float(v), 6) for v in self.model_.validation_score_]}
+                     "validation_loss": [round(-float(v), 6) for v in self.model_.validation_score_]}
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return self.model_.predict_proba(np.asarray(X))
+        with _threads(np.shape(X)[0]):
+            return self.model_.predict_proba(np.asarray(X))
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"classes": np.asarray(self.classes_, dtype=np.int64)}

@@ -139,7 +139,9 @@ class LogRegHead(Head):
 
     @classmethod
     def restore(cls, arrays: dict[str, np.ndarray], state: dict[str, Any], directory: Path) -> "LogRegHead":
-        head = cls(**state["params"])
+        params = dict(state["params"])
+        params["l1_ratios"] = tuple(params["l1_ratios"])
+        head = cls(**params)
         head.mean_ = arrays["scaler_mean"]
         head.scale_ = arrays["scaler_scale"]
         head.coef_ = arrays["coef"]

@@ -140,7 +140,9 @@ class MLPHead(Head):
 
     @classmethod
     def restore(cls, arrays: dict[str, np.ndarray], state: dict[str, Any], directory: Path) -> "MLPHead":
-        head = cls(**state["params"])
+        params = dict(state["params"])
+        params["hidden"] = tuple(params["hidden"])
+        head = cls(**params)
         head.mean_ = arrays["scaler_mean"]
         head.scale_ = arrays["scaler_scale"]
         n_layers = int(state["n_layers"])

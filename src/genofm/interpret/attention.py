@@ -32,44 +32,40 @@ import torch
 from genofm.backbones.lm_common import collate, make_rows, plan_batches
 from genofm.errors import GenofmError
 from genofm.interpret import ExplainContext, ReportSection
-from genofm.interpret.attention_sites import enrichment, high_score_runs, load_jaspar, scan
+from genofm.interpret.attention_sites import enrichment, high_score_runs, scan, select_motifs, thresholds
+from genofm.interpret.jaspar import DEFAULT_RELEASE
 
 log = logging.getLogger("genofm.interpret")
 
 METHODS = ("attention", "ig", "gxi")
 
 
+def _opt(default, text: str):
+    """A settings field whose help text ``--list``-style listings can show."""
+    return dataclasses.field(default=default, metadata={"help": text})
+
+
 @dataclasses.dataclass
 class AttentionSettings:
     """``genofm-interpret -O key=value`` options for fine-tuned language models."""
 
-    #: attention, ig (integrated gradients) or gxi (gradient x embedding)
-    method: str = "attention"
-    #: sequences explained at most (sampled per class with the run's seed)
-    max_sequences: int = 300
-    #: integration steps for ig
-    n_steps: int = 20
-    #: padded tokens per forward pass while explaining
-    batch_tokens: int = 8192
-    #: shortest run of high-scoring bases that counts as a site
-    site_min_length: int = 8
-    #: bases added on each side of a run
-    site_flank: int = 4
-    #: run threshold as mean + site_z x std of the sequence's scores; unset: the seed paper's rule
-    #: for attention (above the mean and above 10x the minimum), mean + 1 std for ig/gxi
-    site_z: typing.Optional[float] = None
-    #: per-motif match p-value threshold under a uniform background
-    motif_pvalue: float = 1e-4
-    #: comma-separated JASPAR matrix ids to scan instead of all CORE vertebrate matrices
-    motif_ids: str = ""
-    #: JASPAR release bundled with pyjaspar (empty: its newest)
-    jaspar_release: str = ""
-    #: false discovery rate at which an enriched motif is reported as significant
-    fdr: float = 0.05
-    #: example sequences drawn with their score tracks
-    examples: int = 4
-    #: auto, cpu or cuda
-    device: str = "auto"
+    method: str = _opt("attention", "attention (last-layer summary-token attention), ig (integrated gradients) or gxi (gradient x embedding)")
+    split: str = _opt("test", "dataset split whose sequences are explained (train, valid, test or all)")
+    max_sequences: int = _opt(300, "sequences explained at most, sampled per class with the run's seed")
+    n_steps: int = _opt(20, "integration steps for method=ig")
+    batch_tokens: int = _opt(8192, "padded tokens per forward pass while explaining")
+    site_min_length: int = _opt(8, "shortest run of high-scoring bases that counts as a candidate site")
+    site_flank: int = _opt(4, "bases added on each side of a run")
+    site_z: typing.Optional[float] = _opt(
+        None, "run threshold mean + site_z x SD of a sequence's scores; unset: above the mean and 10x the minimum "
+        "for attention (the seed paper's rule), mean + 1 SD for ig/gxi"
+    )
+    motif_pvalue: float = _opt(1e-4, "match p-value cut-off of a motif scan under a uniform background")
+    motif_ids: str = _opt("", "comma-separated JASPAR matrix ids to scan instead of all CORE vertebrate matrices")
+    jaspar_release: str = _opt(DEFAULT_RELEASE, "JASPAR release bundled with pyjaspar")
+    fdr: float = _opt(0.05, "false discovery rate at which an enriched motif counts as significant")
+    examples: int = _opt(4, "example sequences drawn with their score tracks")
+    device: str = _opt("auto", "auto, cpu or cuda")
 
     @classmethod
     def from_options(cls, options: dict[str, str]) -> "AttentionSettings":
@@ -93,6 +89,8 @@ class AttentionSettings:
         settings = cls(**values)
         if settings.method not in METHODS:
             raise GenofmError(f"interpretation option method={settings.method!r}; choose one of {list(METHODS)}")
+        if settings.split not in ("train", "valid", "test", "all"):
+            raise GenofmError(f"interpretation option split={settings.split!r}; choose train, valid, test or all")
         return settings
 
 
@@ -270,6 +268,12 @@ def explain_finetuned(model_dir: Path, frame: pd.DataFrame | None, context: Expl
         frame = context.dataset
     if frame is None or len(frame) == 0:
         raise GenofmError("explaining a fine-tuned language model needs sequences; pass --dataset (a prepared dataset)")
+    if settings.split != "all" and "split" in frame.columns:
+        frame = frame[frame["split"] == settings.split]
+        if len(frame) == 0:
+            raise GenofmError(f"the dataset has no {settings.split!r} rows to explain; choose -O split=train|valid|test|all")
+    if "augmented" in frame.columns:
+        frame = frame[~frame["augmented"].fillna(False).astype(bool)]
     if context.weights is None:
         raise GenofmError(f"{model_dir}: explaining a fine-tuned language model needs --weights, the base model folder it was fine-tuned from")
     finetuner = LMFinetuner.load(
@@ -312,8 +316,8 @@ def explain_finetuned(model_dir: Path, frame: pd.DataFrame | None, context: Expl
     sites = pd.DataFrame(site_rows, columns=["id", "class", "class_source", "predicted", "start", "end", "mean_score", "site"])
 
     motif_ids = [m.strip() for m in settings.motif_ids.split(",") if m.strip()]
-    motifs = load_jaspar(settings.jaspar_release or None, motif_ids or None, settings.motif_pvalue) if site_seqs else []
-    hits = scan(site_seqs, motifs)
+    motifs = select_motifs(settings.jaspar_release, motif_ids) if site_seqs else []
+    hits = scan(site_seqs, motifs, thresholds(motifs, settings.motif_pvalue))
     table = enrichment(hits, site_classes, classes, motifs)
     table = table[(table["class_sites_with_match"] + table["other_sites_with_match"]) > 0]
     table = table.sort_values(["q_value", "p_value", "class", "motif_id"]).reset_index(drop=True)

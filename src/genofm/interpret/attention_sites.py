@@ -3,15 +3,14 @@
 The seed paper's recipe: take runs of high attention (at least 8 bp above the sequence's
 threshold, widened by 4 bp on each side), scan them with JASPAR CORE vertebrate matrices, and ask
 per motif whether sites from one class contain it more often than sites from the other classes
-(hypergeometric test, Benjamini-Hochberg across motifs). Matches use log-odds PWMs against a
-uniform background with a per-motif score threshold at a fixed p-value, computed exactly from the
-discretised score distribution (as FIMO does) rather than a relative-score cut-off.
+(hypergeometric test, Benjamini-Hochberg across motifs). Matrices come from the shared offline
+JASPAR loader (:mod:`genofm.interpret.jaspar`, same release and log-odds as the k-mer report); a
+match needs a score whose p-value under a uniform background is below a cut-off, computed exactly
+from the discretised score distribution (as FIMO does) rather than a relative-score cut-off.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import warnings
 from typing import Sequence
 
 import numpy as np
@@ -19,6 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from genofm.errors import GenofmError
+from genofm.interpret.jaspar import Motif, load_motifs
 from genofm.sequence import encode
 
 #: score resolution (bits) of the discretised distribution behind the p-value thresholds
@@ -57,26 +57,13 @@ def high_score_runs(scores: np.ndarray, threshold: float, min_length: int = 8, f
     return merged
 
 
-@dataclasses.dataclass
-class Motif:
-    """A JASPAR matrix as a log2-odds PWM (length x 4, A C G T) with its p-value score threshold."""
-
-    matrix_id: str
-    name: str
-    pwm: np.ndarray
-    threshold: float
-
-
-def log_odds(counts: np.ndarray, pseudocount: float = 0.8) -> np.ndarray:
-    """(4, L) counts -> (L, 4) log2((count + pc/4) / (total + pc) / 0.25)."""
-    counts = np.asarray(counts, dtype=np.float64)
-    freqs = (counts + pseudocount / 4) / (counts.sum(axis=0, keepdims=True) + pseudocount)
-    return np.log2(freqs / 0.25).T
-
-
 def score_threshold(pwm: np.ndarray, pvalue: float) -> float:
-    """Smallest score whose chance of being reached by a uniform random site is <= ``pvalue``."""
-    steps = np.round(pwm / _RESOLUTION).astype(np.int64)
+    """Smallest score whose chance of being reached by a uniform random site is <= ``pvalue``.
+
+    ``pwm`` is (length, 4) log-odds; the score distribution is computed exactly on a grid of
+    ``_RESOLUTION`` bits by convolving the per-column distributions.
+    """
+    steps = np.round(np.asarray(pwm) / _RESOLUTION).astype(np.int64)
     low = steps.min(axis=1)
     shifted = steps - low[:, None]
     dist = np.ones(1)
@@ -86,40 +73,29 @@ def score_threshold(pwm: np.ndarray, pvalue: float) -> float:
         dist = np.convolve(dist, kernel)
     tail = np.cumsum(dist[::-1])[::-1]  # P(score >= bin)
     ok = np.flatnonzero(tail <= pvalue)
-    best = dist.size - 1
-    index = int(ok[0]) if ok.size else best
+    index = int(ok[0]) if ok.size else dist.size - 1
     return float((index + low.sum()) * _RESOLUTION)
 
 
-def load_jaspar(release: str | None = None, ids: Sequence[str] | None = None, pvalue: float = 1e-4) -> list[Motif]:
-    """JASPAR CORE vertebrate matrices from pyjaspar's bundled database (no network)."""
-    from pyjaspar import jaspardb
-
-    try:
-        db = jaspardb(release=release) if release else jaspardb()
-    except Exception as exc:
-        raise GenofmError(f"JASPAR release {release!r} is not bundled with pyjaspar ({exc}); choose one of {jaspardb().get_releases()}") from None
-    if ids:
-        found = []
-        for matrix_id in ids:
-            with warnings.catch_warnings():  # pyjaspar warns before returning None for unknown ids
-                warnings.simplefilter("ignore")
-                motif = db.fetch_motif_by_id(matrix_id)
-            if motif is None:
-                raise GenofmError(f"JASPAR matrix {matrix_id!r} is not in {db.release}; check the motif_ids option")
-            found.append(motif)
-    else:
-        found = db.fetch_motifs(collection="CORE", tax_group=["vertebrates"])
-    motifs = []
-    for motif in found:
-        counts = np.array([motif.counts[b] for b in "ACGT"], dtype=np.float64)
-        pwm = log_odds(counts)
-        motifs.append(Motif(motif.matrix_id, motif.name, pwm, score_threshold(pwm, pvalue)))
-    return motifs
+def select_motifs(release: str, ids: Sequence[str] = ()) -> list[Motif]:
+    """JASPAR CORE vertebrate matrices of ``release`` (all, or the listed matrix ids)."""
+    motifs = list(load_motifs(release))
+    if not ids:
+        return motifs
+    by_id = {m.matrix_id: m for m in motifs}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise GenofmError(f"JASPAR matrix {missing[0]!r} is not among the {release} CORE vertebrate matrices; check -O motif_ids")
+    return [by_id[i] for i in ids]
 
 
-def scan(sites: Sequence[str], motifs: Sequence[Motif]) -> np.ndarray:
-    """(sites, motifs) bool: whether a site holds a match on either strand (N never matches).
+def thresholds(motifs: Sequence[Motif], pvalue: float) -> np.ndarray:
+    """Per-motif match score cut-offs at ``pvalue``."""
+    return np.array([score_threshold(m.log_odds, pvalue) for m in motifs], dtype=np.float64)
+
+
+def scan(sites: Sequence[str], motifs: Sequence[Motif], cutoffs: np.ndarray) -> np.ndarray:
+    """(sites, motifs) bool: whether a site scores >= the motif's cut-off on either strand (N never matches).
 
     All matrices are scored in one 1-D convolution: each PWM is zero-padded to the longest
     motif, and sites are padded with N, whose score of -1e4 rules out matches running off a site.
@@ -129,7 +105,7 @@ def scan(sites: Sequence[str], motifs: Sequence[Motif]) -> np.ndarray:
     hits = np.zeros((len(sites), len(motifs)), dtype=bool)
     if not sites or not motifs:
         return hits
-    longest = max(m.pwm.shape[0] for m in motifs)
+    longest = max(m.log_odds.shape[0] for m in motifs)
     width = max(len(s) for s in sites) + longest
     codes = np.full((len(sites), width), 4, dtype=np.int64)
     for i, site in enumerate(sites):
@@ -138,15 +114,14 @@ def scan(sites: Sequence[str], motifs: Sequence[Motif]) -> np.ndarray:
     onehot[np.arange(len(sites))[:, None], codes, np.arange(width)[None, :]] = 1.0
     weight = np.zeros((2 * len(motifs), 5, longest), dtype=np.float32)
     for j, motif in enumerate(motifs):
-        length = motif.pwm.shape[0]
-        weight[2 * j, :4, :length] = motif.pwm.T
-        weight[2 * j + 1, :4, :length] = motif.pwm[::-1, ::-1].T  # reverse complement
+        length = motif.log_odds.shape[0]
+        weight[2 * j, :4, :length] = motif.log_odds.T
+        weight[2 * j + 1, :4, :length] = motif.log_odds[::-1, ::-1].T  # reverse complement
         weight[2 * j : 2 * j + 2, 4, :length] = -1e4
     with torch.no_grad():
         scores = torch.nn.functional.conv1d(torch.from_numpy(onehot), torch.from_numpy(weight))
     best = scores.amax(dim=2).view(len(sites), len(motifs), 2).amax(dim=2).numpy()
-    thresholds = np.array([m.threshold for m in motifs], dtype=np.float32)
-    return best >= thresholds[None, :] - 1e-4
+    return best >= np.asarray(cutoffs, dtype=np.float32)[None, :] - 1e-4
 
 
 def enrichment(hits: np.ndarray, site_classes: Sequence[str], classes: Sequence[str], motifs: Sequence[Motif]) -> pd.DataFrame:
@@ -175,6 +150,7 @@ def enrichment(hits: np.ndarray, site_classes: Sequence[str], classes: Sequence[
                     "class": cls,
                     "motif_id": [m.matrix_id for m in motifs],
                     "motif_name": [m.name for m in motifs],
+                    "tf_class": [getattr(m, "tf_class", "") for m in motifs],
                     "class_sites_with_match": k,
                     "class_sites": n_class,
                     "other_sites_with_match": other_hits,
@@ -187,6 +163,6 @@ def enrichment(hits: np.ndarray, site_classes: Sequence[str], classes: Sequence[
         )
     if not frames:
         return pd.DataFrame(
-            columns=["class", "motif_id", "motif_name", "class_sites_with_match", "class_sites", "other_sites_with_match", "other_sites", "odds_ratio", "p_value", "q_value"]
+            columns=["class", "motif_id", "motif_name", "tf_class", "class_sites_with_match", "class_sites", "other_sites_with_match", "other_sites", "odds_ratio", "p_value", "q_value"]
         )
     return pd.concat(frames, ignore_index=True)

@@ -71,7 +71,7 @@ def _rank_head(document: dict, model_dir: Path, frame: pd.DataFrame | None, data
             X = feature_matrix(emb, train, columns, paths)
             y = label_indices(train, classes, dataset)
             log.info("refitting on %d bootstrap samples of %d training rows for stability", refits, len(train))
-            ranked = bootstrap_stability(head, ranked, X, y, groups_of(train), classes, top, refits, seed)
+            ranked = bootstrap_stability(head, ranked, X, y, groups_of(train), classes, names, top, refits, seed)
         elif refits > 0:
             notes.append("Bootstrap stability was not computed: pass --dataset and --embeddings to refit on resampled training data.")
         return ranked, "standardised coefficient (log-odds per SD)"

@@ -29,13 +29,13 @@ from genofm.interpret.jaspar import BASES, DEFAULT_RELEASE, Motif, load_motifs
 OVERHANG = 2  # k-mer positions allowed past a matrix end (scored 0 bits, i.e. background)
 MIN_RELATIVE = 0.75  # only windows where the k-mer reaches 75% of the (max - min) score range get an exact p-value
 MATCH_P = 0.05  # corrected p-value for counting a k-mer as matched by a motif
-_KMER = re.compile(r"[ACGT]{3,}")
+_KMER = re.compile(r"(?:[A-Za-z0-9]+[:_])?([ACGT]{2,})(?:/[ACGT]{2,})?")
 
 
 def kmer_of(feature: str) -> str | None:
-    """The k-mer inside a feature name (``ACGTAC``, ``kmer:ACGTAC``, ``ACGTAC/GTACGT``), else None."""
-    found = _KMER.findall(str(feature).upper())
-    return found[0] if found else None
+    """The k-mer a feature name stands for (``ACGTAC``, ``kmer:ACGTAC``, ``ACGTAC/GTACGT``), else None."""
+    found = _KMER.fullmatch(str(feature).strip().upper())
+    return found.group(1) if found else None
 
 
 def _encode(kmers: Sequence[str], k: int) -> np.ndarray:
@@ -149,38 +149,34 @@ def score_side(features: pd.DataFrame, motifs: Sequence[Motif], tables: dict[int
     matches["evidence"] = -np.log10(np.clip(matches["p_adjusted"].astype(float), 1e-300, 1.0))
     matches["support"] = matches["weight"] * matches["evidence"]
 
-    rows = []
-    for m, group in matches[matches["support"] > 0].groupby("motif"):
-        motif = motifs[int(m)]
-        strong = group[group["p_adjusted"] <= MATCH_P].sort_values("support", ascending=False)
-        rows.append({
-            "matrix_id": motif.matrix_id,
-            "tf_name": motif.name,
-            "tf_class": motif.tf_class,
-            "tf_family": motif.tf_family,
-            "consensus": motif.consensus,
-            "support": round(float(group["support"].sum()), 5),
-            "n_kmers": int(len(strong)),
-            "best_p_adjusted": float(group["p_adjusted"].min()),
-            "kmers": ",".join(strong["kmer"].head(8)),
-        })
-    per_motif = pd.DataFrame(rows, columns=["matrix_id", "tf_name", "tf_class", "tf_family", "consensus", "support",
-                                            "n_kmers", "best_p_adjusted", "kmers"])
+    scored = matches[matches["support"] > 0]
+    strong = matches[matches["p_adjusted"] <= MATCH_P].sort_values("support", ascending=False)
+    by_motif = scored.groupby("motif")
+    per_motif = pd.DataFrame({
+        "support": by_motif["support"].sum().round(5),
+        "best_p_adjusted": by_motif["p_adjusted"].min(),
+    })
+    per_motif["n_kmers"] = strong.groupby("motif").size().reindex(per_motif.index, fill_value=0).astype(int)
+    per_motif["kmers"] = strong.groupby("motif")["kmer"].agg(lambda k: ",".join(k.head(8))).reindex(per_motif.index, fill_value="")
+    index = per_motif.index.to_numpy(dtype=np.int64)
+    for column, attribute in (("matrix_id", "matrix_id"), ("tf_name", "name"), ("tf_class", "tf_class"),
+                              ("tf_family", "tf_family"), ("consensus", "consensus")):
+        per_motif[column] = [getattr(motifs[m], attribute) for m in index]
+    per_motif = per_motif[["matrix_id", "tf_name", "tf_class", "tf_family", "consensus", "support", "n_kmers",
+                           "best_p_adjusted", "kmers"]]
     per_motif = per_motif.sort_values(["support", "n_kmers"], ascending=False).reset_index(drop=True)
     per_motif.insert(0, "motif_rank", np.arange(1, len(per_motif) + 1))
 
-    best = []
-    for _, feature in features.iterrows():
-        hits = matches[(matches["kmer"] == feature["kmer"]) & (matches["p_adjusted"] <= MATCH_P)].nsmallest(3, "p_adjusted")
-        best.append({
-            "kmer": feature["kmer"],
-            "coefficient": feature["coefficient"],
-            "rank": feature.get("rank"),
-            "stability": feature.get("stability"),
-            "best_motifs": "; ".join(f"{motifs[int(h.motif)].name} {motifs[int(h.motif)].matrix_id} (p={h.p_adjusted:.2g})"
-                                     for h in hits.itertuples()),
-        })
-    return per_motif, pd.DataFrame(best, columns=["kmer", "coefficient", "rank", "stability", "best_motifs"])
+    top_hits = strong.sort_values("p_adjusted").groupby("kmer").head(3)
+    named = {
+        kmer: "; ".join(f"{motifs[int(m)].name} {motifs[int(m)].matrix_id} (p={p:.2g})" for m, p in zip(hits["motif"], hits["p_adjusted"]))
+        for kmer, hits in top_hits.groupby("kmer", sort=False)
+    }
+    best = features[["kmer", "coefficient"]].copy()
+    best["rank"] = features["rank"] if "rank" in features else np.nan
+    best["stability"] = features["stability"] if "stability" in features else np.nan
+    best["best_motifs"] = [named.get(k, "") for k in best["kmer"]]
+    return per_motif, best.reset_index(drop=True)
 
 
 def explain_kmers(ranked: pd.DataFrame, context: ExplainContext) -> list[ReportSection]:

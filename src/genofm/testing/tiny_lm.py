@@ -61,6 +61,13 @@ def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
+def _publish(folder: Path) -> None:
+    """World-readable like a download, so containers running as another user can read it."""
+    folder.chmod(0o755)
+    for path in folder.iterdir():
+        path.chmod(0o644)
+
+
 def _init_bert_like(module: torch.nn.Module, generator: torch.Generator) -> None:
     """BERT's initialisation (normal 0.02, zero biases, unit LayerNorm) for genofm's own modules."""
     for sub in module.modules():
@@ -132,6 +139,7 @@ def write_dnabert2(out: Path, size: str = "tiny", fmt: str = "safetensors", mlm_
         )
         _write_json(tmp / "tokenizer_config.json", {"model_max_length": 1000000000, "padding_side": "right", "tokenizer_class": "PreTrainedTokenizerFast"})
         _write_json(tmp / "special_tokens_map.json", {"cls_token": "[CLS]", "mask_token": "[MASK]", "pad_token": "[PAD]", "sep_token": "[SEP]", "unk_token": "[UNK]"})
+        _publish(tmp)
     return Path(out)
 
 
@@ -174,6 +182,7 @@ def write_dnabert6(out: Path, size: str = "tiny", fmt: str = "safetensors", mlm_
         )
         _write_json(tmp / "tokenizer_config.json", {"do_lower_case": False, "max_len": 512})
         _write_json(tmp / "special_tokens_map.json", {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]"})
+        _publish(tmp)
     return Path(out)
 
 
@@ -213,6 +222,7 @@ def write_gpt2dna(out: Path, size: str = "tiny", fmt: str = "safetensors", lm_he
         )
         _write_json(tmp / "tokenizer_config.json", {"add_prefix_space": False, "model_max_length": 1024, "tokenizer_class": "GPT2Tokenizer"})
         _write_json(tmp / "special_tokens_map.json", {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "unk_token": "<|endoftext|>"})
+        _publish(tmp)
     return Path(out)
 
 

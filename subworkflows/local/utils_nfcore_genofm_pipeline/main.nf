@@ -94,10 +94,10 @@ def abortWithProblems(String what, List problems) {
 
 def completionMessage(outdir) {
     if (workflow.success) {
-        log.info "${workflow.manifest.name}: completed in ${workflow.duration}; results in ${outdir} " +
+        log.info "genofm: completed in ${workflow.duration}; results in ${outdir} " +
             "(comparison/comparison.html, <dataset>/ folders, pipeline_info/)"
     } else {
-        log.error "${workflow.manifest.name}: failed; see the messages above and .nextflow.log (fix, then re-run with -resume)"
+        log.error "genofm: failed; see the messages above and .nextflow.log (fix, then re-run with -resume)"
     }
 }
 
@@ -112,11 +112,11 @@ workflow PIPELINE_INITIALISATION {
     def specs = schemaParameters(loadJsonSchema(schemaPath))
 
     if (params.version) {
-        log.info "${workflow.manifest.name} ${workflow.manifest.version}"
+        log.info "genofm ${workflow.manifest.version}"
         System.exit(0)
     }
     if (params.help || params.help_full) {
-        log.info schemaHelp(schemaPath, "nextflow run ${workflow.manifest.name} -profile test,<docker|podman|singularity|apptainer> --outdir results", params.help_full as boolean)
+        log.info schemaHelp(schemaPath, "nextflow run <genofm folder> -profile <docker|podman|singularity|apptainer> --input samplesheet.csv --outdir results   (quick check: -profile test)", params.help_full as boolean)
         System.exit(0)
     }
 
@@ -140,7 +140,7 @@ workflow PIPELINE_INITIALISATION {
     }
 
     def changed = paramsSummary(specs)
-    log.info "${workflow.manifest.name} ${workflow.manifest.version}: " +
+    log.info "genofm ${workflow.manifest.version}: " +
         "${datasets.size()} dataset(s) (${datasets.collect { it[0].id }.join(', ')}), " +
         "backbones ${csvList(params.backbones).join(',')}, heads ${csvList(params.head).join(',')}" +
         (params.finetune_backbones ? ", fine-tuning ${csvList(params.finetune_backbones).join(',')}" : '') +

@@ -87,7 +87,8 @@ def checkSchemaValue(String where, value, Map spec, Closure resolve = { v -> fil
     if (spec.exists && spec.format in ['file-path', 'directory-path', 'path'] && !problems) {
         def path = resolve(value)
         if (!path.exists()) {
-            problems << "${where}: ${got} does not exist (looked for ${path})".toString()
+            def looked = path.toString() == value.toString() ? '' : " (looked for ${path})"
+            problems << "${where}: ${got} does not exist${looked}".toString()
         } else if (spec.format == 'file-path' && path.isDirectory()) {
             problems << "${where}: ${got} is a folder; give a file".toString()
         } else if (spec.format == 'directory-path' && !path.isDirectory()) {

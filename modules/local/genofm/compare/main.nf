@@ -3,8 +3,9 @@ process GENOFM_COMPARE {
     label 'process_single'
 
     input:
-    // every trained model folder of the run (heads and fine-tuned models, all datasets)
-    tuple val(meta), path(models, stageAs: 'models/*')
+    // every trained model folder of the run (heads and fine-tuned models, all datasets) and,
+    // in the same order, the dataset name of each
+    tuple val(meta), path(models, stageAs: 'models/*'), val(datasets)
 
     output:
     tuple val(meta), path("${prefix}/comparison.tsv") , emit: tsv
@@ -18,10 +19,12 @@ process GENOFM_COMPARE {
     def args = task.ext.args ?: ''
     prefix = task.ext.prefix ?: "${meta.id}"
     def dirs = (models instanceof List ? models : [models]).join(' ')
+    def names = datasets.collect { "--name ${it}" }.join(' ')
     """
     export MPLCONFIGDIR=\$PWD/.matplotlib
     genofm-interpret compare \\
         ${dirs} \\
+        ${names} \\
         --output ${prefix} \\
         ${args}
 

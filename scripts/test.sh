@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# `make test` and CI: the unit tests, then the pipeline tests, then the container tests.
+# Every suite runs even when an earlier one failed; the exit status is non-zero if any failed.
+# Each suite prints its own closing line (pytest's summary; `pipeline: N passed, N failed`).
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=/dev/null
+source scripts/env.sh
+status=0
+
+echo "== unit tests"
+python -m pytest -q tests/unit || status=1
+
+echo "== pipeline tests"
+bash tests/pipeline/run_pipeline_tests.sh || status=1
+
+# ---- container tests (owned by the containers/ developer): add their script call below ------
+
+# ---- end of container tests ---------------------------------------------------------------
+
+exit $status

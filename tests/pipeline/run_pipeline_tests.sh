@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# End-to-end tests of the Nextflow pipeline with the Nextflow on PATH (scripts/install_nextflow.sh):
+#   1. bad parameters and bad samplesheets are rejected with a clear message, a non-zero exit and
+#      no task started;
+#   2. a -stub run of the test profile wires every step and publishes the expected file names;
+#   3. the real test profile (bundled Oct4 vs MafK peaks, kmer + SpliceAI) finishes, publishes
+#      every expected file, and the k-mer model separates the two factors (test AUROC > 0.8);
+#   4. a -resume re-run executes nothing (every task comes from the cache).
+# Wall times of the real run and of the -resume run are printed. Ends with the plain line
+# `pipeline: N passed, N failed`; exits non-zero when anything failed.
+#
+# Usage: tests/pipeline/run_pipeline_tests.sh [--quick]   (--quick: steps 1-2 only)
+# Env:   GENOFM_PIPELINE_TEST_DIR  where runs happen (default: a fresh temporary folder, removed
+#                                  on success)
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+QUICK=false
+[ "${1:-}" = "--quick" ] && QUICK=true
+CACHE=${GENOFM_CACHE:-$HOME/.cache/genofm}
+JANGGU=$CACHE/resources/janggu
+AUROC_MIN=0.8
+
+if ! command -v nextflow >/dev/null 2>&1; then
+    echo "run_pipeline_tests: nextflow not on PATH; run scripts/setup.sh and source scripts/env.sh" >&2
+    echo "pipeline: 0 passed, 1 failed"
+    exit 1
+fi
+if [ -n "${GENOFM_PIPELINE_TEST_DIR:-}" ]; then
+    TMP=$GENOFM_PIPELINE_TEST_DIR
+    mkdir -p "$TMP"
+    KEEP=true
+else
+    TMP=$(mktemp -d "${TMPDIR:-/tmp}/genofm-pipeline-tests.XXXXXX")
+    KEEP=false
+fi
+export NXF_ANSI_LOG=false
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); printf 'PASS  %s\n' "$1"; }
+fail() { failed=$((failed + 1)); printf 'FAIL  %s\n' "$1"; [ -n "${2:-}" ] && sed 's/^/      /' "$2" | tail -n 25; }
+
+# Runs the pipeline in its own launch folder (own .nextflow/, work/, log) and records the wall time.
+# nf DIR ARGS...  -> exit status of nextflow; output in DIR/run.log; seconds in DIR/wall_s
+nf() {
+    local dir=$1
+    shift
+    mkdir -p "$dir"
+    local start end rc
+    start=$(date +%s.%N)
+    (cd "$dir" && nextflow run "$ROOT" -ansi-log false "$@" > run.log 2>&1)
+    rc=$?
+    end=$(date +%s.%N)
+    awk -v s="$start" -v e="$end" 'BEGIN { printf "%.1f\n", e - s }' > "$dir/wall_s"
+    return $rc
+}
+
+# No task may have started: no work folder content and no submission in the log.
+no_task_started() {
+    local dir=$1
+    [ -z "$(ls -A "$dir/work" 2>/dev/null)" ] && ! grep -q "Submitted process" "$dir/.nextflow.log" 2>/dev/null
+}
+
+# expect_rejected NAME REGEX ARGS...: non-zero exit, REGEX in the output, no task started.
+expect_rejected() {
+    local name=$1 regex=$2
+    shift 2
+    local dir=$TMP/rejected/$name
+    if nf "$dir" "$@"; then
+        fail "rejects $name (exit 0)" "$dir/run.log"
+    elif ! grep -Eq "$regex" "$dir/run.log"; then
+        fail "rejects $name (message /$regex/ missing)" "$dir/run.log"
+    elif ! no_task_started "$dir"; then
+        fail "rejects $name (a task started before the check)" "$dir/run.log"
+    else
+        pass "rejects $name: $(grep -E "$regex" "$dir/run.log" | head -n1 | sed 's/^ *\* *//')"
+    fi
+}
+
+# expect_files OUTDIR LABEL PATH...: every PATH exists (and is non-empty unless STUB=1)
+expect_files() {
+    local outdir=$1 label=$2
+    shift 2
+    local missing=()
+    for f in "$@"; do
+        if [ ! -e "$outdir/$f" ]; then
+            missing+=("$f")
+        elif [ "${STUB:-0}" != 1 ] && [ -f "$outdir/$f" ] && [ ! -s "$outdir/$f" ]; then
+            missing+=("$f (empty)")
+        fi
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        pass "$label: $# expected outputs present"
+    else
+        printf '%s\n' "${missing[@]}" > "$TMP/missing.txt"
+        fail "$label: missing ${missing[*]}" "$TMP/missing.txt"
+    fi
+}
+
+# every file a test-profile run publishes (dataset oct4_mafk; kmer and spliceai; logreg)
+test_profile_outputs() {
+    local d=oct4_mafk
+    echo "$d/prepare/$d.parquet $d/prepare/$d.summary.json"
+    for bb in kmer spliceai; do
+        echo "$d/train/$d.$bb.logreg/model.json $d/train/$d.$bb.logreg/model.safetensors"
+        echo "$d/train/$d.$bb.logreg/metrics.json $d/train/$d.$bb.logreg/test_predictions.tsv"
+        echo "$d/train/$d.$bb.logreg/roc_curve.png $d/train/$d.$bb.logreg/pr_curve.png"
+        echo "$d/predict/$d.$bb.logreg.predictions.tsv"
+        echo "$d/interpret/$d.$bb.logreg/report.html $d/interpret/$d.$bb.logreg/features.tsv"
+    done
+    echo "comparison/comparison.tsv comparison/comparison.html"
+    echo "pipeline_info/genofm_software_versions.yml pipeline_info/params_summary.json"
+}
+
+# ---------------------------------------------------------------------------------------------
+echo "== 1. parameter and samplesheet checks (must fail before any task starts)"
+SHEETS=$TMP/sheets
+mkdir -p "$SHEETS"
+printf 'dataset,label,genome\nds,Oct4,\n' > "$SHEETS/no_file_column.csv"
+printf 'dataset,label,file,genome\nds,Oct4,%s/sample.fa,\nds,MafK,%s/absent.fa,\n' "$JANGGU" "$JANGGU" > "$SHEETS/missing_file.csv"
+printf 'dataset,label,file,genome\nds,Oct 4,%s/sample.fa,\nds,MafK,%s/sample2.fa,\n' "$JANGGU" "$JANGGU" > "$SHEETS/bad_label.csv"
+printf 'dataset,label,file,genome\nds,Oct4,%s/sample.fa,\nds,Oct4,%s/sample2.fa,\n' "$JANGGU" "$JANGGU" > "$SHEETS/one_class.csv"
+printf 'dataset,label,file,genome\nds,Oct4,%s/sample.fa,\nds,MafK,%s/peaks.bed,\n' "$JANGGU" "$SHEETS" > "$SHEETS/bed_without_genome.csv"
+touch "$SHEETS/peaks.bed"
+
+expect_rejected unknown_backbone "--backbones: 'kmer,foo' is not valid" -profile test --backbones kmer,foo
+expect_rejected missing_input "--input: required" --outdir "$TMP/never"
+expect_rejected integer_type "--max_per_class: must be an integer, got 'many'" -profile test --max_per_class many
+expect_rejected enum_value "--precision: 'fp8' is not one of" -profile test --precision fp8
+expect_rejected weights_needed "spliceai needs --spliceai_dir" --input "$ROOT/assets/samplesheet_test.csv" --input_base_dir "$JANGGU" --backbones spliceai
+expect_rejected missing_column "missing column\(s\) file" --input "$SHEETS/no_file_column.csv"
+expect_rejected missing_file "line 3, column 'file': '.*absent.fa' does not exist" --input "$SHEETS/missing_file.csv"
+expect_rejected bad_label "line 2, column 'label': 'Oct 4' is not valid" --input "$SHEETS/bad_label.csv"
+expect_rejected one_class "only one class \(Oct4\)" --input "$SHEETS/one_class.csv"
+expect_rejected interval_without_genome "peaks.bed holds intervals; fill the genome column" --input "$SHEETS/bed_without_genome.csv"
+
+# ---------------------------------------------------------------------------------------------
+echo "== 2. -stub run of the test profile"
+STUB_DIR=$TMP/stub
+if nf "$STUB_DIR" -profile test -stub --outdir out; then
+    pass "stub run completes ($(cat "$STUB_DIR/wall_s") s)"
+    # shards: 1000 rows (500 per class) would make 4 shards of 250, but stub summaries have no
+    # row counts, so a fixed --shard_count is what a stub run can check
+    STUB=1 expect_files "$STUB_DIR/out" "stub run" $(test_profile_outputs)
+else
+    fail "stub run" "$STUB_DIR/run.log"
+fi
+STUB_SHARDS=$TMP/stub_shards
+if nf "$STUB_SHARDS" -profile test -stub --outdir out --shard_count 3 --head logreg,mlp &&
+    [ "$(grep -c 'Submitted process > .*GENOFM_EMBED (oct4_mafk\.[a-z]*\.shard[123]of3)' "$STUB_SHARDS/run.log")" = 6 ] &&
+    [ "$(grep -c 'Submitted process > .*GENOFM_TRAIN' "$STUB_SHARDS/run.log")" = 4 ]; then
+    pass "stub run with --shard_count 3 --head logreg,mlp: 6 embedding shards, 4 models"
+else
+    fail "stub run with --shard_count 3 --head logreg,mlp" "$STUB_SHARDS/run.log"
+fi
+
+if [ "$QUICK" = true ]; then
+    echo "(--quick: skipping the real test-profile run and -resume)"
+else
+    # -----------------------------------------------------------------------------------------
+    echo "== 3. the test profile, end to end"
+    REAL=$TMP/real
+    if nf "$REAL" -profile test --outdir out --trace_report_suffix first; then
+        real_wall=$(cat "$REAL/wall_s")
+        pass "test profile completes"
+        expect_files "$REAL/out" "test profile" $(test_profile_outputs)
+        n_shards=$(ls "$REAL/out/oct4_mafk/embed/spliceai/"*.h5 2>/dev/null | wc -l)
+        if [ "$n_shards" -ge 2 ]; then
+            pass "spliceai embeddings sharded and published ($n_shards shards)"
+        else
+            fail "spliceai embeddings sharded ($n_shards shard files)" "$REAL/run.log"
+        fi
+        # test AUROC of the k-mer logistic regression, read from comparison.tsv by column name
+        auroc=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+                            $col["backbone"] == "kmer" && $col["head"] == "logreg" { print $col["auroc"] }' \
+                    "$REAL/out/comparison/comparison.tsv" 2>/dev/null)
+        if [ -n "$auroc" ] && awk -v a="$auroc" -v m="$AUROC_MIN" 'BEGIN { exit !(a > m) }'; then
+            pass "kmer logreg separates Oct4 from MafK: test AUROC $auroc > $AUROC_MIN"
+        else
+            cp "$REAL/out/comparison/comparison.tsv" "$TMP/comparison.tsv" 2>/dev/null || echo "no comparison.tsv" > "$TMP/comparison.tsv"
+            fail "kmer logreg test AUROC '${auroc:-none}' > $AUROC_MIN" "$TMP/comparison.tsv"
+        fi
+        sai=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+                          $col["backbone"] == "spliceai" { print $col["auroc"] }' "$REAL/out/comparison/comparison.tsv" 2>/dev/null)
+        echo "      (spliceai logreg test AUROC: ${sai:-none})"
+
+        # -------------------------------------------------------------------------------------
+        echo "== 4. -resume re-executes nothing"
+        if nf "$REAL" -profile test --outdir out --trace_report_suffix resume -resume; then
+            resume_wall=$(cat "$REAL/wall_s")
+            trace=$REAL/out/pipeline_info/execution_trace_resume.txt
+            total=$(awk -F'\t' 'NR > 1' "$trace" | wc -l)
+            cached=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next } $col["status"] == "CACHED"' "$trace" | wc -l)
+            if [ "$total" -gt 0 ] && [ "$total" = "$cached" ] && ! grep -q "Submitted process" "$REAL/run.log"; then
+                pass "-resume: all $total tasks cached, none submitted"
+            else
+                fail "-resume: $cached of $total tasks cached" "$trace"
+            fi
+        else
+            fail "-resume run" "$REAL/run.log"
+        fi
+        echo "wall time: test profile ${real_wall} s; -resume ${resume_wall:-n/a} s"
+    else
+        fail "test profile run" "$REAL/run.log"
+    fi
+fi
+
+echo
+if [ "$failed" = 0 ] && [ "$KEEP" = false ]; then
+    rm -rf "$TMP"
+else
+    echo "runs kept in $TMP"
+fi
+echo "pipeline: $passed passed, $failed failed"
+[ "$failed" = 0 ]
