@@ -179,21 +179,23 @@ def load_test(classifier: bool) -> dict:
     torch.save(state, path)
     del state
     size = path.stat().st_size / 2**30
-    genofm_code = (
-        "import resource, torch; from genofm.backbones.sei_release import load_sei; "
+    # VmHWM is the peak RSS of this process image (ru_maxrss would include the parent's, kept across fork/exec)
+    hwm = "def _hwm():\n    return [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0] / 2**20\n"
+    genofm_code = hwm + (
+        "import torch; from genofm.backbones.sei_release import load_sei; "
         f"m = load_sei('{path}', classifier={classifier}); "
         "x = torch.full((1, 4, 4096), 0.25);\n"
         "with torch.inference_mode(): (m(x) if m.classifier is not None else m.trunk(x));\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)"
+        "print(_hwm())"
     )
-    naive_code = (
-        "import resource, torch; from genofm.backbones.sei_model import Sei; "
+    naive_code = hwm + (
+        "import torch; from genofm.backbones.sei_model import Sei; "
         f"sd = torch.load('{path}', map_location='cpu', weights_only=True); "
         "sd = {k[len('module.model.'):]: v for k, v in sd.items()}; "
         f"m = Sei(classifier={classifier}).eval(); m.load_state_dict(sd); "
         "x = torch.full((1, 4, 4096), 0.25);\n"
         "with torch.no_grad(): (m(x) if m.classifier is not None else m.trunk(x));\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)"
+        "print(_hwm())"
     )
     result = {"checkpoint_gb": round(size, 2)}
     for name, code in (("genofm_mmap_assign", genofm_code), ("naive_load_then_copy", naive_code)):
@@ -216,7 +218,7 @@ def main(argv=None) -> None:
     parser.add_argument("--batch", type=int, default=2, help="sequences per batch (each also gets its reverse complement)")
     parser.add_argument("--repeats", type=int, default=2, help="timed repeats (best and median reported)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--workloads", default="short,full", help="which workloads to run: short, full or both (comma-separated)")
+    parser.add_argument("--workloads", default="short,full", help="which workloads to run: short, full, both (comma-separated) or none (e.g. with --load-test)")
     parser.add_argument("--load-test", action="store_true", help="also measure peak RSS of loading a full-size checkpoint")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
@@ -224,6 +226,29 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     classifier = args.classifier == "full" or (args.classifier == "auto" and available_gb() >= 10)
+    rng = np.random.default_rng(0)
+    wanted = {w.strip() for w in args.workloads.split(",") if w.strip()}
+    if wanted == {"none"}:
+        wanted = set()
+    elif not wanted or wanted - {"short", "full"}:
+        parser.error("--workloads takes short, full, short,full or none")
+    workloads = {}
+    if "short" in wanted:
+        workloads[f"{args.short}bp_in_{args.length}"] = ["".join(rng.choice(list("ACGT"), size=args.short)) for _ in range(args.n)]
+    if "full" in wanted:
+        workloads[f"{args.length}bp_full"] = ["".join(rng.choice(list("ACGT"), size=args.length)) for _ in range(args.n)]
+    output = "chromatin" if classifier else "trunk"
+    results = {"device": str(device), "classifier": classifier, "output": output, "n": args.n, "batch": args.batch, "workloads": {}}
+    if workloads:
+        run_workloads(args, workloads, classifier, output, device, results)
+    if args.load_test:
+        results["load_test"] = load_test(classifier)
+        print("load test (peak RSS of a fresh process that loads sei.pth and runs one sequence):", json.dumps(results["load_test"]))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+def run_workloads(args, workloads: dict, classifier: bool, output: str, device, results: dict) -> None:
     torch.manual_seed(0)
     rss0 = peak_rss_gb()
     began = time.perf_counter()
@@ -235,18 +260,7 @@ def main(argv=None) -> None:
     rss_model = peak_rss_gb()
     print(f"# full-size Sei, random init, classifier={'yes' if classifier else 'no'}, device={device}, "
           f"threads={torch.get_num_threads()}, built in {time.perf_counter() - began:.1f} s, weights RSS {rss_model - rss0:.2f} GB")
-    output = "chromatin" if classifier else "trunk"
-    rng = np.random.default_rng(0)
-    wanted = {w.strip() for w in args.workloads.split(",") if w.strip()}
-    if not wanted or wanted - {"short", "full"}:
-        parser.error("--workloads takes short, full or short,full")
-    workloads = {}
-    if "short" in wanted:
-        workloads[f"{args.short}bp_in_{args.length}"] = ["".join(rng.choice(list("ACGT"), size=args.short)) for _ in range(args.n)]
-    if "full" in wanted:
-        workloads[f"{args.length}bp_full"] = ["".join(rng.choice(list("ACGT"), size=args.length)) for _ in range(args.n)]
     precisions = ["fp32"] + (["bf16"] if device.type == "cuda" else [])
-    results = {"device": str(device), "classifier": classifier, "output": output, "n": args.n, "batch": args.batch, "workloads": {}}
     for name, seqs in workloads.items():
         runners = {"reference": lambda: run_reference(reference, seqs, args.batch, args.length, device)}
         for precision in precisions:
@@ -283,11 +297,6 @@ def main(argv=None) -> None:
                   f"{fig['speedup_wall']:7.2f} {fig['speedup_cpu']:6.2f} {fig['max_abs_diff']:9.2e}")
     results["peak_rss_gb"] = {"weights": round(rss_model - rss0, 2), "process": round(peak_rss_gb(), 2)}
     print(f"\npeak RSS of this process: {peak_rss_gb():.2f} GB (weights {rss_model - rss0:.2f} GB; the reference shares them)")
-    if args.load_test:
-        results["load_test"] = load_test(classifier)
-        print("load test:", json.dumps(results["load_test"]))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ echo "== pipeline tests"
 bash tests/pipeline/run_pipeline_tests.sh || status=1
 
 # ---- container tests (owned by the containers/ developer): add their script call below ------
+echo "== container tests"
+bash tests/containers/run_container_tests.sh || status=1
 
 # ---- end of container tests ---------------------------------------------------------------
 

@@ -72,7 +72,11 @@ workflow GENOFM {
     GENOFM_PREDICT(ch_model_inputs)
     ch_versions = ch_versions.mix(GENOFM_PREDICT.out.versions)
 
-    GENOFM_INTERPRET(ch_model_inputs)
+    // explainers that run the backbone (Sei sequence classes, attention maps) get its weights too
+    def weights_by_backbone = (backbones + finetune).unique().collectEntries { [it, backboneWeights(it)] }
+    GENOFM_INTERPRET(
+        ch_model_inputs.map { meta, pq, model, h5s, weights -> [meta, pq, model, h5s, weights ?: weights_by_backbone[meta.backbone]] }
+    )
     ch_versions = ch_versions.mix(GENOFM_INTERPRET.out.versions)
 
     // --- one comparison over all models of the run -------------------------------------------

@@ -55,12 +55,13 @@ def pr_plot(truth: np.ndarray, proba: np.ndarray, classes: Sequence[str], path: 
 
 
 def feature_bar_plot(
-    ranked: pd.DataFrame, path: str | Path, top: int = 30, xlabel: str = "standardised coefficient"
+    ranked: pd.DataFrame, path: str | Path, top: int = 30, xlabel: str = "standardised coefficient",
+    classes: Sequence[str] = (),
 ) -> None:
     """Horizontal bars of signed importance for the top features of each class panel."""
     panels = list(dict.fromkeys(ranked["class"]))
     height = max(2.5, 0.22 * min(top, len(ranked)) + 1.2)
-    fig = Figure(figsize=(6.4 * len(panels), height))
+    fig = Figure(figsize=(6.4 * len(panels), height), layout="constrained")
     for i, name in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
         rows = ranked[ranked["class"] == name].nsmallest(top, "rank")[::-1]
@@ -69,7 +70,10 @@ def feature_bar_plot(
         ax.set_yticks(np.arange(len(rows)), [_short(f) for f in rows["feature"]], fontsize=7)
         ax.axvline(0, color="black", lw=0.6)
         ax.set_xlabel(xlabel)
-        ax.set_title(f"towards {name} (red) / away from it (blue)", fontsize=9)
+        if len(classes) == 2:
+            ax.set_title(f"red: towards {classes[-1]}, blue: towards {classes[0]}", fontsize=9)
+        else:
+            ax.set_title(f"{name}: red raises, blue lowers its probability", fontsize=9)
     _save(fig, path)
 
 

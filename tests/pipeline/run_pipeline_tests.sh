@@ -68,12 +68,12 @@ expect_rejected() {
     local dir=$TMP/rejected/$name
     if nf "$dir" "$@"; then
         fail "rejects $name (exit 0)" "$dir/run.log"
-    elif ! grep -Eq "$regex" "$dir/run.log"; then
+    elif ! grep -Eq -e "$regex" "$dir/run.log"; then
         fail "rejects $name (message /$regex/ missing)" "$dir/run.log"
     elif ! no_task_started "$dir"; then
         fail "rejects $name (a task started before the check)" "$dir/run.log"
     else
-        pass "rejects $name: $(grep -E "$regex" "$dir/run.log" | head -n1 | sed 's/^ *\* *//')"
+        pass "rejects $name: $(grep -E -e "$regex" "$dir/run.log" | head -n1 | sed 's/^ *\* *//')"
     fi
 }
 

@@ -43,6 +43,13 @@ def test_unprefixed_checkpoint_and_state_dict_wrapper_load(tmp_path):
     assert torch.equal(a.lconv1[0].weight, b.lconv1[0].weight)
 
 
+def test_legacy_non_zip_checkpoint_loads_without_mmap(tmp_path):
+    path = tmp_path / "legacy.pth"
+    torch.save(_state(), path, _use_new_zipfile_serialization=False)
+    model = load_sei(path)
+    assert torch.equal(model.dconv5[1].weight, _state()["module.model.dconv5.1.weight"])
+
+
 def test_checkpoint_is_memory_mapped_and_assigned_without_copy(release, monkeypatch):
     calls = []
     real_load = torch.load
@@ -82,6 +89,7 @@ def test_bad_checkpoints_name_the_first_offending_key(tmp_path, edit, needle):
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_pickles_with_python_objects_are_refused(tmp_path):
     class Payload:
         def __reduce__(self):
@@ -134,3 +142,19 @@ def test_release_metadata_is_read_and_cross_checked(tmp_path, release):
     (bad / "target.names").write_text("no separators here\n")
     with pytest.raises(GenofmError, match=r"target.names:1"):
         open_release(bad)
+
+
+def test_tiny_release_cli_writes_the_official_layout(tmp_path, capsys):
+    from genofm.testing.tiny_sei import main
+
+    main(["--out", str(tmp_path / "rel"), "--n-targets", "30", "--channels", "4,6,8", "--seed", "2"])
+    assert capsys.readouterr().out.strip() == str(tmp_path / "rel")
+    assert sorted(p.name for p in (tmp_path / "rel").iterdir()) == sorted(
+        ["sei.pth", "target.names", "seqclass.names", "projvec_targets.npy", "histone_inds.npy"]
+    )
+    model = load_sei(tmp_path / "rel" / "sei.pth")
+    assert model.channels == (4, 6, 8) and model.n_targets == 30
+    rel = open_release(tmp_path / "rel")
+    assert len(rel.targets) == 30 and rel.projection.shape == (61, 30)
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "x"), "--channels", "4,6"])

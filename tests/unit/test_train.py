@@ -112,6 +112,19 @@ def test_save_load_round_trip_gives_identical_probabilities(head, tmp_path):
     assert loaded.get_params() == head.get_params()
 
 
+@pytest.mark.parametrize("head", [MLPHead(hidden=(8,), max_epochs=15, patience=3), GBoostHead(max_iter=15)])
+def test_non_linear_heads_stop_early_on_a_grouped_holdout_without_a_valid_split(head):
+    frame = planted_frame(["mafk", "oct4"], n_per_class=30, augment=True)
+    train = frame[frame["split"] == "train"].reset_index(drop=True)
+    from test_train_fixtures import kmer_frequencies
+
+    X, _ = kmer_frequencies(train["sequence"].tolist(), 3)
+    y = (train["label"] == "oct4").to_numpy(dtype=int)
+    head.fit(X, y, groups=groups_of(train))
+    assert head.log_["early_stopping_on"].startswith("grouped")
+    assert head.predict_proba(X).shape == (len(train), 2)
+
+
 def test_standardised_coefficients_rank_the_informative_feature_first_whatever_the_scales(tmp_path):
     dataset, embeddings, names = scaled_inputs(tmp_path)
     from genofm.embeddings import read_embeddings

@@ -39,6 +39,8 @@ def model(
 ) -> None:
     """Rank the features behind a model's calls and write a self-contained HTML report.
 
+    Example:
+
         genofm-interpret model model/ --output interpret/ --dataset dataset.parquet --embeddings emb.h5
 
     Linear heads: features ranked by standardised coefficient, with sign, per class
@@ -64,6 +66,8 @@ def compare(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Tabulate test metrics with 95% intervals across model folders.
+
+    Example:
 
         genofm-interpret compare results/*/model --output comparison/
 

@@ -37,6 +37,8 @@ def predict(
 ) -> None:
     """Write class probabilities and the predicted class for every sequence of a dataset.
 
+    Example:
+
         genofm-predict dataset.parquet --model model/ --embeddings emb.h5 --output predictions.tsv
 
     Heads need the features they were trained on: pass embeddings made with the same backbone,

@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,9 @@ from genofm.evaluation.outputs import metric_summary, write_evaluation
 from genofm.heads.base import Head
 from genofm.heads.features import feature_matrix, group_columns, groups_of, label_indices
 from genofm.heads.store import model_document, save_head
+
+if TYPE_CHECKING:
+    from genofm.finetune import FinetuneOptions
 
 log = logging.getLogger("genofm")
 
@@ -148,7 +151,7 @@ def train_finetuned(
     backbone: str,
     weights: Path,
     backbone_options: dict[str, str],
-    options: "FinetuneOptions",  # noqa: F821
+    options: FinetuneOptions,
     output: Path,
     n_bootstrap: int = 1000,
     seed: int = 0,

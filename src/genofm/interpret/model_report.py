@@ -13,7 +13,6 @@ import logging
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 import pandas as pd
 
 from genofm.atomic import atomic_path
@@ -129,7 +128,7 @@ def interpret_model(
         if document["kind"] == "head":
             ranked, xlabel = _rank_head(document, model_dir, frame, dataset, embeddings, top, refits, seed, notes)
             ranked.to_csv(tmp / FEATURES_TSV, sep="\t", index=False, na_rep="")
-            feature_bar_plot(ranked, tmp / TOP_FEATURES_PNG, top=top, xlabel=xlabel)
+            feature_bar_plot(ranked, tmp / TOP_FEATURES_PNG, top=top, xlabel=xlabel, classes=document["classes"])
             sections = _run_explainer(EXPLAINERS.get(backbone), backbone, (ranked, context), notes)
         else:
             if frame is None and backbone in SEQUENCE_EXPLAINERS:
@@ -191,7 +190,7 @@ def _render(document: dict, metrics: dict | None, model_dir: Path, ranked: pd.Da
                            "feature stays in the top list with the same sign; cv_mean/cv_sd summarise the cross-validation fits."
                            if "cv_mean" in ranked.columns or document.get("head") == "logreg" else ""),
             html.image(out_dir / TOP_FEATURES_PNG, "Top features by class"),
-            html.table(shown[keep], max_rows=2 * top, note=f"All features: {FEATURES_TSV}"),
+            html.table(shown[keep], max_rows=top * shown["class"].nunique(), note=f"All features: {FEATURES_TSV}"),
         ))
 
     for part in sections:

@@ -257,7 +257,7 @@ def _support_plot(table: pd.DataFrame, path, show: int) -> None:
     from matplotlib.figure import Figure
 
     sides = list(dict.fromkeys(table["towards"]))
-    fig = Figure(figsize=(5.2 * len(sides), max(2.5, 0.3 * show + 1.0)))
+    fig = Figure(figsize=(5.6 * len(sides), max(2.5, 0.3 * show + 1.0)), layout="constrained")
     FigureCanvasAgg(fig)
     for i, side in enumerate(sides):
         ax = fig.add_subplot(1, len(sides), i + 1)

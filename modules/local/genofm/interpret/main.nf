@@ -3,6 +3,8 @@ process GENOFM_INTERPRET {
     label 'process_low'
 
     input:
+    // embeddings: the dataset's shards (head models) or []; weights: the backbone's weights or []
+    // (fine-tuned models, and explainers that run the backbone: Sei classes, attention maps)
     tuple val(meta), path(dataset), path(model, stageAs: 'model/*'), path(embeddings, stageAs: 'embeddings/*'), path(weights, stageAs: 'weights/*')
 
     output:

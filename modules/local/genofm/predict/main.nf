@@ -17,9 +17,7 @@ process GENOFM_PREDICT {
     def args = task.ext.args ?: ''
     prefix = task.ext.prefix ?: "${meta.id}"
     def shards = embeddings instanceof List ? embeddings : [embeddings]
-    def source_args = weights
-        ? "--weights ${weights} --device ${task.accelerator ? 'cuda' : 'cpu'}"
-        : shards.collect { "--embeddings ${it}" }.join(' ')
+    def source_args = (shards.collect { "--embeddings ${it}" } + (weights ? ["--weights ${weights}", "--device ${task.accelerator ? 'cuda' : 'cpu'}"] : [])).join(' ')
     """
     export OMP_NUM_THREADS=${task.cpus}
     genofm-predict \\
