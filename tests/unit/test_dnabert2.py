@@ -213,3 +213,15 @@ def test_pickled_objects_are_never_executed(folder, tmp_path):
 
 class _Payload:
     """An arbitrary object: weights_only unpickling must refuse it."""
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_gpu_fused_bf16_embeddings_match_cpu(folder):
+    seqs = ["ACGTTGCAACGGTACCA" * 8, "TTGACATGCAGT" * 3]
+    cpu = DNABERT2Backbone(LMOptions(), folder).embed_batch(seqs)
+    gpu = DNABERT2Backbone(LMOptions(), folder, device="cuda", precision="bf16")
+    assert gpu.precision == "bf16"
+    np.testing.assert_allclose(gpu.embed_batch(seqs), cpu, atol=5e-2, rtol=5e-2)
+    fp32 = DNABERT2Backbone(LMOptions(), folder, device="cuda", precision="fp32")
+    np.testing.assert_allclose(fp32.embed_batch(seqs), cpu, atol=1e-4)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -97,3 +99,37 @@ def test_unknown_jaspar_release_is_a_clear_error():
 
     with pytest.raises(GenofmError, match="JASPAR1999.*choose one of"):
         load_motifs("JASPAR1999")
+
+
+JANGGU = Path(os.environ.get("GENOFM_CACHE", Path.home() / ".cache" / "genofm")) / "resources" / "janggu"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (JANGGU / "sample.fa").is_file(), reason="default data not extracted (run make setup)")
+def test_real_oct4_and_mafk_peaks_name_pou_and_maf_families(tmp_path):
+    """The bundled demo data: Oct4 ChIP peaks vs MafK ChIP peaks, a 6-mer logistic regression."""
+    from Bio import SeqIO
+
+    from genofm.backbones.kmer import KmerBackbone, KmerOptions
+    from genofm.heads import LogRegHead
+    from genofm.interpret.ranking import linear_ranking
+
+    rng = np.random.default_rng(0)
+    sequences, labels = [], []
+    for label, name in (("oct4", "sample.fa"), ("mafk", "sample2.fa")):
+        records = [str(r.seq).upper() for r in SeqIO.parse(JANGGU / name, "fasta")]
+        chosen = rng.choice(len(records), size=1500, replace=False)
+        sequences += [records[i] for i in chosen]
+        labels += [label] * chosen.size
+    backbone = KmerBackbone(KmerOptions(k=6), None)
+    X = backbone.embed(sequences)
+    y = (np.array(labels) == "oct4").astype(int)
+    head = LogRegHead(cs=3, cv_folds=3).fit(X, y)
+    ranked = linear_ranking(head, backbone.feature_names, ["mafk", "oct4"])
+    (section,) = explain_kmers(ranked, ExplainContext(out_dir=tmp_path, model={}, classes=["mafk", "oct4"], top=30))
+    families = section.tables["motif_families"]
+    assert families[families["towards"] == "oct4"].iloc[0]["tf_family"] == "POU domain factors"
+    assert families[families["towards"] == "mafk"].iloc[0]["tf_family"] == "Maf-related"
+    motifs = section.tables["motifs"]
+    assert motifs[motifs["towards"] == "oct4"].head(3)["tf_name"].str.upper().str.contains("POU").all()
+    assert motifs[motifs["towards"] == "mafk"].head(3)["tf_name"].str.upper().str.contains("MAF|NRL|NFE2|BACH").all()

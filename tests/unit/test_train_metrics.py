@@ -84,3 +84,15 @@ def test_bootstrap_intervals_contain_the_estimate_and_are_seeded(data):
 def test_evaluation_refuses_a_single_class():
     with pytest.raises(ValueError, match="two classes"):
         evaluate(np.zeros(5, dtype=int), np.full((5, 2), 0.5), ["a", "b"], n_bootstrap=10)
+
+
+def test_a_class_missing_from_the_evaluated_rows_is_left_out_of_macro_averages():
+    truth, proba = _multiclass(6)
+    keep = truth != 2
+    truth, proba = truth[keep], proba[keep]
+    overall, per_class = point_metrics(truth, proba)
+    assert np.isnan(per_class["auroc"][2])
+    assert overall["auroc"] == pytest.approx(np.mean([skm.roc_auc_score(truth == k, proba[:, k]) for k in (0, 1)]))
+    assert overall["f1"] == pytest.approx(skm.f1_score(truth, proba.argmax(axis=1), average="macro"))
+    result = evaluate(truth, proba, ["a", "b", "c"], n_bootstrap=50)
+    assert result["per_class"]["c"]["auroc"]["value"] is None and result["metrics"]["auroc"]["value"] is not None

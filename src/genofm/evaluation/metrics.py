@@ -83,10 +83,21 @@ def point_metrics(truth: np.ndarray, proba: np.ndarray) -> tuple[dict[str, float
     if n_classes == 2:
         overall = {"auroc": class_auroc[1], "auprc": class_auprc[1], "f1": class_f1[1]}
     else:
-        overall = {"auroc": float(np.mean(class_auroc)), "auprc": float(np.mean(class_auprc)), "f1": float(np.mean(class_f1))}
+        # classes absent from the evaluated rows have no one-vs-rest AUROC/AUPRC; average the others
+        present = np.bincount(truth, minlength=n_classes) > 0
+        overall = {
+            "auroc": _nanmean(class_auroc),
+            "auprc": _nanmean(class_auprc),
+            "f1": float(np.mean(class_f1[present | (np.bincount(predicted, minlength=n_classes) > 0)])),
+        }
     overall["mcc"] = mcc(matrix)
     overall["accuracy"] = float(np.trace(matrix) / matrix.sum())
     return {k: float(overall[k]) for k in METRICS}, per_class
+
+
+def _nanmean(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float("nan")
 
 
 def _interval(values: np.ndarray, level: float) -> tuple[float, float]:

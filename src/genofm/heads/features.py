@@ -58,7 +58,9 @@ def feature_matrix(emb: Embeddings, frame: pd.DataFrame, columns: np.ndarray, pa
     """The rows of ``frame`` (by id) and the given columns, checked to be finite."""
     if frame.empty:
         return np.empty((0, columns.size), dtype=np.float32)
-    X = emb.align(frame["id"].astype(str), source=f"dataset ({paths[0]} and shards)")[:, columns]
+    X = emb.align(frame["id"].astype(str), source=f"dataset ({paths[0]} and shards)")
+    if not (columns.size == X.shape[1] and np.array_equal(columns, np.arange(X.shape[1]))):
+        X = X[:, columns]
     if not np.isfinite(X).all():
         bad = frame["id"].iloc[int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])]
         raise GenofmError(f"{paths[0]}: non-finite features (first at id {bad!r}); re-run genofm-embed")

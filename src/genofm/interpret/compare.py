@@ -91,4 +91,4 @@ def write_comparison(table: pd.DataFrame, output: Path) -> None:
             html.section("AUROC", html.image(tmp / "auroc.png", "Test AUROC with 95% interval")),
             html.section("AUPRC", html.image(tmp / "auprc.png", "Test AUPRC with 95% interval")),
         ]
-        (tmp / COMPARISON_HTML).write_text(html.page("genofm model comparison", blocks))
+        (tmp / COMPARISON_HTML).write_text(html.page("genofm model comparison", blocks), encoding="utf-8")

@@ -130,16 +130,21 @@ def interpret_model(
             ranked.to_csv(tmp / FEATURES_TSV, sep="\t", index=False, na_rep="")
             feature_bar_plot(ranked, tmp / TOP_FEATURES_PNG, top=top, xlabel=xlabel, classes=document["classes"])
             sections = _run_explainer(EXPLAINERS.get(backbone), backbone, (ranked, context), notes)
+        elif backbone not in SEQUENCE_EXPLAINERS:
+            notes.append(f"genofm has no sequence-level explainer for fine-tuned {backbone} models; only metrics are shown.")
+            sections = []
+        elif frame is None:
+            notes.append("Sequence-level explanation needs --dataset (and --weights).")
+            sections = []
         else:
-            if frame is None and backbone in SEQUENCE_EXPLAINERS:
-                notes.append("Sequence-level explanation needs --dataset (and --weights).")
-                sections = []
-            else:
-                sections = _run_explainer(SEQUENCE_EXPLAINERS.get(backbone), backbone, (model_dir, frame, context), notes)
+            sections = _run_explainer(SEQUENCE_EXPLAINERS[backbone], backbone, (model_dir, frame, context), notes)
         for part in sections:
             for stem, table in part.tables.items():
+                if (tmp / f"{stem}.tsv").exists():
+                    raise RuntimeError(f"two report tables are both named {stem!r}; explainers must use distinct table names")
                 table.to_csv(tmp / f"{stem}.tsv", sep="\t", index=False, na_rep="")
-        (tmp / "report.html").write_text(_render(document, metrics, model_dir, ranked, sections, tmp, top, notes))
+        html_text = _render(document, metrics, model_dir, ranked, sections, tmp, top, notes)
+        (tmp / "report.html").write_text(html_text, encoding="utf-8")
     log.info("wrote %s", Path(output) / "report.html")
     return Path(output)
 

@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from genofm.errors import GenofmError
 from genofm.interpret import ExplainContext, ReportSection
 from genofm.interpret.jaspar import BASES, DEFAULT_RELEASE, Motif, load_motifs
 
@@ -179,6 +180,16 @@ def score_side(features: pd.DataFrame, motifs: Sequence[Motif], tables: dict[int
     return per_motif, best.reset_index(drop=True)
 
 
+def _int_option(options: dict[str, str], key: str, default: int) -> int:
+    try:
+        value = int(options.get(key, default))
+    except ValueError:
+        raise GenofmError(f"-O {key}={options[key]!r} is not a whole number") from None
+    if value < 1:
+        raise GenofmError(f"-O {key}={value} must be at least 1")
+    return value
+
+
 def explain_kmers(ranked: pd.DataFrame, context: ExplainContext) -> list[ReportSection]:
     """JASPAR motifs matching each side's top k-mers (``motifs.tsv``, ``kmer_motifs.tsv``, a bar plot).
 
@@ -189,8 +200,8 @@ def explain_kmers(ranked: pd.DataFrame, context: ExplainContext) -> list[ReportS
     release = context.options.get("jaspar_release", DEFAULT_RELEASE)
     collection = context.options.get("jaspar_collection", "CORE")
     tax_group = context.options.get("jaspar_tax_group", "vertebrates")
-    n_kmers = int(context.options.get("motif_kmers", context.top))
-    show = int(context.options.get("motif_show", 10))
+    n_kmers = _int_option(context.options, "motif_kmers", context.top)
+    show = _int_option(context.options, "motif_show", 10)
     classes = list(context.classes or context.model.get("classes", []))
     title = f"K-mers matched to {release} {collection} {tax_group} motifs"
 
@@ -249,7 +260,7 @@ def family_table(per_motif: pd.DataFrame, top: int = 20) -> pd.DataFrame:
             rows.append({"towards": side, "tf_family": family, "best_support": max(m.support for m in members),
                          "n_motifs": len(members), "motifs": ", ".join(m.tf_name for m in members[:8])})
     table = pd.DataFrame(rows, columns=columns)
-    return table.sort_values(["towards", "best_support"], ascending=[True, False]).reset_index(drop=True)
+    return table.sort_values(["towards", "best_support", "n_motifs"], ascending=[True, False, False]).reset_index(drop=True)
 
 
 def _support_plot(table: pd.DataFrame, path, show: int) -> None:

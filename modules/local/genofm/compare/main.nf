@@ -21,7 +21,6 @@ process GENOFM_COMPARE {
     def dirs = (models instanceof List ? models : [models]).join(' ')
     def names = datasets.collect { "--name ${it}" }.join(' ')
     """
-    export MPLCONFIGDIR=\$PWD/.matplotlib
     genofm-interpret compare \\
         ${dirs} \\
         ${names} \\

@@ -22,7 +22,6 @@ process GENOFM_INTERPRET {
     def source_args = (shards.collect { "--embeddings ${it}" } + (weights ? ["--weights ${weights}"] : [])).join(' ')
     """
     export OMP_NUM_THREADS=${task.cpus}
-    export MPLCONFIGDIR=\$PWD/.matplotlib
     genofm-interpret model \\
         ${model} \\
         --dataset ${dataset} \\

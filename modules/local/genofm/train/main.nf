@@ -24,7 +24,6 @@ process GENOFM_TRAIN {
         : shards.collect { "--embeddings ${it}" }.join(' ') + " --head ${meta.head}"
     """
     export OMP_NUM_THREADS=${task.cpus}
-    export MPLCONFIGDIR=\$PWD/.matplotlib
     genofm-train \\
         ${dataset} \\
         ${mode_args} \\
