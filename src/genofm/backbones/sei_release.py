@@ -31,8 +31,8 @@ HISTONE_INDS = "histone_inds.npy"
 RELEASE_FILES = (CHECKPOINT, TARGET_NAMES, SEQCLASS_NAMES, PROJECTION, HISTONE_INDS)
 PREFIXES = ("module.model.", "model.", "module.")
 DOWNLOAD_HINT = (
-    "download sei_model.tar.gz from Zenodo record 4906997 (https://zenodo.org/records/4906997, "
-    "academic-use licence) and pass its extracted model/ folder; see docs/sei.md"
+    "download sei_model.tar.gz from Zenodo record 4906997 (https://zenodo.org/record/4906997, "
+    "academic and research use only) and pass its extracted model/ folder; see docs/sei.md"
 )
 
 
