@@ -152,7 +152,7 @@ else
     fail "non-root user, ps and bash (got: $who)"
 fi
 # model weights are staged by the pipeline, never baked in; GPU-only packages stay out of the CPU image
-in_image "$IMAGE" python - >"$TMP/contents.log" 2>&1 <<'EOF'
+in_image -i "$IMAGE" python - >"$TMP/contents.log" 2>&1 <<'EOF'
 import importlib.util, pathlib, sys
 weights = {".h5", ".hdf5", ".safetensors", ".pt", ".pth", ".ckpt", ".onnx", ".keras", ".pb"}
 found = [str(p) for top in ("/opt", "/home", "/usr/local", "/root") if pathlib.Path(top).exists()

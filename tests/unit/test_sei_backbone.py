@@ -14,7 +14,7 @@ from genofm.backbones import backbone_class
 from genofm.backbones.sei import SeiBackbone, SeiOptions
 from genofm.backbones.sei_model import bspline_basis
 from genofm.errors import GenofmError
-from genofm.sequence import one_hot, reverse_complement
+from genofm.sequence import reverse_complement
 from genofm.testing.tiny_sei import write_tiny_release
 
 RNG = np.random.default_rng(5)

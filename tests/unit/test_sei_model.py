@@ -86,12 +86,12 @@ def _sharpened(seed: int = 0) -> Sei:
     return model
 
 
-@pytest.mark.parametrize("length", [4096, 600, 1000])
+@pytest.mark.parametrize("length", [4096, 600])
 def test_padding_fast_path_equals_dense_trunk(length):
     model = _sharpened()
     fast = PaddedTrunk(model)
     rng = np.random.default_rng(0)
-    for n in (0, 1, 31, 200, 599, length, length + 50):
+    for n in (0, 1, 37, 599, length + 50):
         seqs = ["".join(rng.choice(list("ACGT"), size=max(n - k, 0))) for k in (0, 7)]
         x = torch.from_numpy(one_hot(seqs, length, unknown=0.25))
         x = torch.cat([x, x.flip(1, 2)])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from genofm.backbones.sei_release import load_sei, open_release, read_state_dict
+from genofm.backbones.sei_release import load_sei, open_release
 from genofm.errors import GenofmError
 from genofm.testing.tiny_sei import random_sei, write_tiny_release
 

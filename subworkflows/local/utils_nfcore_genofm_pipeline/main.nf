@@ -27,8 +27,8 @@ def checkGenofmParameters(Map schemaSpecs) {
     def problems = []
     def needWeights = (csvList(params.backbones) + csvList(params.finetune_backbones)).unique()
     needWeights.findAll { it in backbonesNeedingWeights() && !params["${it}_dir"] }.each { backbone ->
-        def what = schemaSpecs["${backbone}_dir"]?.description ?: 'a folder with its weights'
-        problems << "--backbones/--finetune_backbones: ${backbone} needs --${backbone}_dir (${what})".toString()
+        def what = (schemaSpecs["${backbone}_dir"]?.description ?: 'the folder with its weights').replaceAll(/\.$/, '')
+        problems << "--backbones/--finetune_backbones: ${backbone} needs --${backbone}_dir: ${what}".toString()
     }
     if (params.backbones != null && !csvList(params.backbones)) {
         problems << "--backbones: give at least one backbone, e.g. --backbones kmer".toString()
