@@ -78,3 +78,15 @@ def labelled_fastas(tmp_path: Path) -> dict[str, Path]:
             records.append((f"{chrom}:{start}-{start + 100}", sequence))
         paths[label] = write_fasta(tmp_path / f"{label}.fa", records)
     return paths
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's torch code on one thread: on a busy 2-core machine two threads ran
+    small operations many times slower, and results must not depend on the thread count."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -15,12 +15,7 @@ from genofm.testing.tiny_lm import write_model
 MODELS = ("dnabert2", "dnabert6", "gpt2dna")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

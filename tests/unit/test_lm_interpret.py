@@ -22,12 +22,7 @@ from genofm.testing.tiny_lm import write_model
 MOTIF = "CCACTAGGGGGC"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def planted(n: int, seed: int, length: int = 48) -> pd.DataFrame:
