@@ -8,7 +8,6 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 
 from genofm.backbones.hf_lm import DNABERT6Backbone, load_dnabert6
 from genofm.backbones.lm_common import LMOptions, make_rows

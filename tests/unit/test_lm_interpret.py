@@ -7,7 +7,6 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from scipy import stats
 
 from genofm.errors import GenofmError
