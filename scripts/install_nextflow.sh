@@ -60,8 +60,14 @@ mkdir -p "$NXF_DIR/bin"
 tmp_lib=$(mktemp -d "$NXF_DIR/lib.XXXXXX")
 trap 'rm -rf "$tmp_lib"' EXIT
 log "resolving Nextflow and its dependencies from Maven Central (first run: ~40 MB)"
-mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$tmp_lib" >&2
+if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$tmp_lib" > "$tmp_lib.log" 2>&1; then
+    cat "$tmp_lib.log" >&2
+    rm -f "$tmp_lib.log"
+    log "error: Maven could not resolve Nextflow (is Maven Central reachable, or ~/.m2 filled?)"
+    exit 1
+fi
+rm -f "$tmp_lib.log"
 ls "$tmp_lib"/nextflow-*.jar >/dev/null
 rm -rf "$NXF_DIR/lib"
 mv "$tmp_lib" "$NXF_DIR/lib"

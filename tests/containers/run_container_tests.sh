@@ -137,6 +137,20 @@ if in_image "$IMAGE" genofm --version >"$TMP/version.log" 2>&1 && grep -qx "geno
 else
     fail "genofm --version prints 'genofm $VERSION'" "$TMP/version.log"
 fi
+# the image must hold the working tree's genofm, not a stale cached layer
+digest_py='import hashlib, pathlib, sys
+root = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(__import__("genofm").__file__).parent
+h = hashlib.sha256()
+for f in sorted(root.rglob("*.py")):
+    h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
+print(h.hexdigest()[:16])'
+here=$(python3 -c "$digest_py" "$ROOT/src/genofm")
+inside=$(printf '%s\n' "$digest_py" | in_image -i "$IMAGE" python - 2>&1)
+if [ "$here" = "$inside" ]; then
+    pass "the image's genofm is this working tree's src/genofm (sha256 of the .py files $here)"
+else
+    fail "the image's genofm differs from src/genofm (here $here, in the image: $inside)"
+fi
 helps_ok=true
 for tool in genofm genofm-prepare genofm-embed genofm-train genofm-predict genofm-interpret; do
     if ! in_image "$IMAGE" "$tool" --help >"$TMP/help-$tool.log" 2>&1 || ! grep -q "Usage: $tool" "$TMP/help-$tool.log"; then
@@ -166,6 +180,16 @@ if [ $? = 0 ]; then
     pass "no model weights, no triton/cuda-bindings in the CPU image ($(tail -n1 "$TMP/contents.log"))"
 else
     fail "image contents" "$TMP/contents.log"
+fi
+if [ "$BUILD_CUDA" = true ]; then
+    # no GPU here: only that the CUDA image starts and carries the GPU stack (torch on a GPU is
+    # checked by hand, see docs/containers.md)
+    if in_image "$IMAGE-cuda" sh -c 'genofm --version && python -c "import torch, triton, cuda.bindings; print(\"torch\", torch.__version__, \"CUDA\", torch.version.cuda, \"triton\", triton.__version__)"' \
+        >"$TMP/cuda.log" 2>&1; then
+        pass "$IMAGE-cuda: $(tr '\n' ' ' <"$TMP/cuda.log")"
+    else
+        fail "$IMAGE-cuda starts with torch, triton and cuda-bindings" "$TMP/cuda.log"
+    fi
 fi
 janggu=$GENOFM_CACHE/resources/janggu
 if in_image -v "$janggu:/data:ro" "$IMAGE" sh -c \

@@ -246,6 +246,7 @@ CONFIG
 fi
 
 echo
+echo "pipeline tests took ${SECONDS} s"
 if [ "$failed" = 0 ] && [ "$KEEP" = false ]; then
     rm -rf "$TMP"
 else
