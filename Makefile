@@ -1,7 +1,7 @@
 # The two commands of README.md: `make demo` and `make test`. Both set everything up first.
 SHELL := /bin/bash
 
-.PHONY: setup demo test test-unit
+.PHONY: setup demo test test-unit lint
 setup:
 	bash scripts/setup.sh
 
@@ -13,3 +13,6 @@ test: setup
 
 test-unit: setup
 	source scripts/env.sh && python -m pytest -q tests/unit
+
+lint:
+	bash scripts/nf_core_lint.sh

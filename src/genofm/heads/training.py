@@ -22,7 +22,7 @@ from genofm.data.dataset import read_dataset
 from genofm.embeddings import read_embeddings
 from genofm.errors import GenofmError
 from genofm.evaluation.outputs import metric_summary, write_evaluation
-from genofm.heads.base import Head
+from genofm.heads.base import Head, blas_threads_for
 from genofm.heads.features import feature_matrix, group_columns, groups_of, label_indices
 from genofm.heads.store import model_document, save_head
 
@@ -122,8 +122,9 @@ def train_head(
         f" (group {feature_group})" if feature_group else "",
     )
     started = time.time()
-    head.fit(X_train, splits.y_train, groups=groups_of(splits.train),
-             X_valid=X_valid if X_valid.shape[0] else None, y_valid=splits.y_valid if X_valid.shape[0] else None)
+    with blas_threads_for(X_train):
+        head.fit(X_train, splits.y_train, groups=groups_of(splits.train),
+                 X_valid=X_valid if X_valid.shape[0] else None, y_valid=splits.y_valid if X_valid.shape[0] else None)
     fit_seconds = time.time() - started
     proba = head.predict_proba(X_test)
     with atomic_path(output, directory=True) as tmp:

@@ -17,7 +17,7 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from genofm.evaluation.metrics import auroc
-from genofm.heads.base import Head
+from genofm.heads.base import Head, blas_threads_for
 
 RANKED_COLUMNS = ["feature", "class", "coefficient", "abs_coefficient", "rank", "stability"]
 
@@ -83,13 +83,14 @@ def bootstrap_stability(
     rng = np.random.default_rng(seed)
     coef = np.asarray(head.coef_)
     kept = np.zeros_like(coef)
-    for _ in range(refits):
-        rows = _stratified_group_bootstrap(y, groups, rng)
-        refit = head.refit_fixed(X[rows], y[rows])
-        for r in range(coef.shape[0]):
-            top_idx = np.argsort(-np.abs(refit[r]), kind="stable")[:top]
-            same = np.sign(refit[r, top_idx]) == np.sign(coef[r, top_idx])
-            kept[r, top_idx[same]] += 1
+    with blas_threads_for(X):
+        for _ in range(refits):
+            rows = _stratified_group_bootstrap(y, groups, rng)
+            refit = head.refit_fixed(X[rows], y[rows])
+            for r in range(coef.shape[0]):
+                top_idx = np.argsort(-np.abs(refit[r]), kind="stable")[:top]
+                same = np.sign(refit[r, top_idx]) == np.sign(coef[r, top_idx])
+                kept[r, top_idx[same]] += 1
     ranked = ranked.copy()
     names = {n: i for i, n in enumerate(feature_names)}
     row_of = {c: r for r, c in enumerate(_row_classes(coef.shape[0], classes))}
