@@ -2,11 +2,12 @@
 # Builds genofm's container images from containers/Containerfile, offline from host-side wheels.
 #
 #   containers/build.sh [--target cpu|cuda|all] [--registry REGISTRY] [--name NAME] [--tag TAG]
-#                       [--base BASE_IMAGE] [--engine podman|docker] [--push]
+#                       [--base BASE_IMAGE] [--engine podman|docker] [--no-cache] [--push]
 #
 # Tags follow the pipeline's params: ${registry}/${name}:${tag} (CPU) and ${registry}/${name}:${tag}-cuda
 # (GPU). Defaults: --target cpu, --registry localhost, --name genofm, --tag the package version,
 # --base docker.io/library/debian:bookworm-slim, --engine podman when installed, else docker.
+# --no-cache rebuilds every layer (e.g. to pick up Debian security updates).
 # Examples:
 #   containers/build.sh --target all                                   # localhost/genofm:0.1.0{,-cuda}
 #   containers/build.sh --target all --registry ghcr.io/genofm --push  # publish
@@ -22,6 +23,7 @@ log() { printf '[genofm build] %s\n' "$*" >&2; }
 
 version=$(sed -n 's/^version *= *"\([^"]*\)".*/\1/p' "$ROOT/pyproject.toml" | head -n1)
 target=cpu registry=localhost name=genofm tag=$version push=false
+nocache=()
 base=docker.io/library/debian:bookworm-slim
 engine=$(command -v podman >/dev/null 2>&1 && echo podman || echo docker)
 while [ $# -gt 0 ]; do
@@ -33,6 +35,7 @@ while [ $# -gt 0 ]; do
         --base) base=$2; shift 2 ;;
         --engine) engine=$2; shift 2 ;;
         --push) push=true; shift ;;
+        --no-cache) nocache=(--no-cache); shift ;;
         -h|--help) usage 0 ;;
         *) log "error: unknown option $1"; usage ;;
     esac
@@ -60,7 +63,8 @@ common=(-f "$ROOT/containers/Containerfile"
         --build-arg "GENOFM_VERSION=$version"
         --build-arg "VCS_REF=$revision"
         --build-arg "SOURCE_URL=$source_url"
-        --build-context "wheels=$wheels")
+        --build-context "wheels=$wheels"
+        "${nocache[@]}")
 if [ "$engine" = podman ]; then
     # --network host: apt-get inside the build reaches Debian's mirror the way the host does
     build=(podman build --layers --network host --ignorefile "$ROOT/containers/Containerfile.dockerignore")

@@ -215,16 +215,11 @@ if [ "$RUN_PIPELINE" = true ]; then
     RUN=$TMP/podman-run
     rm -rf "$RUN"
     mkdir -p "$RUN"
-    # The image runs as a non-root user; tasks must run as the user who launched Nextflow so they
-    # can write the work folder. Until the pipeline's podman profile sets this itself, pass it.
-    extra=()
-    if ! grep -q 'podman.runOptions' "$ROOT/nextflow.config"; then
-        printf '%s\n' "podman.runOptions = '--user \$(id -u):\$(id -g) \$( [ \"\$(id -u)\" = 0 ] || echo --userns=keep-id )'" >"$TMP/podman-user.config"
-        extra=(-c "$TMP/podman-user.config")
-    fi
+    # exactly the documented command: the podman profile itself must make the non-root image
+    # write the work folder (podman.runOptions, docs/containers.md)
     cd "$RUN" || finish
     timed pipeline "$RUN/run.log" env NXF_ANSI_LOG=false \
-        nextflow run "$ROOT" -profile test,podman --container_registry "$REGISTRY" --outdir out "${extra[@]}"
+        nextflow run "$ROOT" -profile test,podman --container_registry "$REGISTRY" --outdir out
     rc=$?
     cd "$ROOT" || finish
     if [ "$rc" = 0 ]; then
