@@ -204,14 +204,9 @@ secs[tools]=$(( $(date +%s) - start ))
 # ---------------------------------------------------------------------------------------------
 if [ "$RUN_PIPELINE" = true ]; then
     echo "== 4. nextflow run . -profile test,podman --container_registry localhost"
-    # The checks the plain-run test uses, taken from its script so both suites check the same list.
-    PIPELINE_TESTS=$ROOT/tests/pipeline/run_pipeline_tests.sh
-    checks=$(sed -n -e '/^expect_files() {/,/^}/p' -e '/^test_profile_outputs() {/,/^}/p' "$PIPELINE_TESTS")
-    if ! echo "$checks" | grep -q '^test_profile_outputs() {' || ! echo "$checks" | grep -q '^expect_files() {'; then
-        fail "expect_files/test_profile_outputs not found in $PIPELINE_TESTS"
-        finish
-    fi
-    eval "$checks"
+    # the checks the plain-run test uses, so both suites check the same list
+    # shellcheck source=tests/pipeline/checks.sh
+    source "$ROOT/tests/pipeline/checks.sh"
     RUN=$TMP/podman-run
     rm -rf "$RUN"
     mkdir -p "$RUN"

@@ -78,40 +78,9 @@ expect_rejected() {
     fi
 }
 
-# expect_files OUTDIR LABEL PATH...: every PATH exists (and is non-empty unless STUB=1)
-expect_files() {
-    local outdir=$1 label=$2
-    shift 2
-    local missing=()
-    for f in "$@"; do
-        if [ ! -e "$outdir/$f" ]; then
-            missing+=("$f")
-        elif [ "${STUB:-0}" != 1 ] && [ -f "$outdir/$f" ] && [ ! -s "$outdir/$f" ]; then
-            missing+=("$f (empty)")
-        fi
-    done
-    if [ ${#missing[@]} -eq 0 ]; then
-        pass "$label: $# expected outputs present"
-    else
-        printf '%s\n' "${missing[@]}" > "$TMP/missing.txt"
-        fail "$label: missing ${missing[*]}" "$TMP/missing.txt"
-    fi
-}
-
-# every file a test-profile run publishes (dataset oct4_mafk; kmer and spliceai; logreg)
-test_profile_outputs() {
-    local d=oct4_mafk
-    echo "$d/prepare/$d.parquet $d/prepare/$d.summary.json"
-    for bb in kmer spliceai; do
-        echo "$d/train/$d.$bb.logreg/model.json $d/train/$d.$bb.logreg/model.safetensors"
-        echo "$d/train/$d.$bb.logreg/metrics.json $d/train/$d.$bb.logreg/test_predictions.tsv"
-        echo "$d/train/$d.$bb.logreg/roc_curve.png $d/train/$d.$bb.logreg/pr_curve.png"
-        echo "$d/predict/$d.$bb.logreg.predictions.tsv"
-        echo "$d/interpret/$d.$bb.logreg/report.html $d/interpret/$d.$bb.logreg/features.tsv"
-    done
-    echo "comparison/comparison.tsv comparison/comparison.html"
-    echo "pipeline_info/genofm_software_versions.yml pipeline_info/params_summary.json"
-}
+# shared with tests/containers/run_container_tests.sh: expect_files, test_profile_outputs
+# shellcheck source=tests/pipeline/checks.sh
+source "$ROOT/tests/pipeline/checks.sh"
 
 # ---------------------------------------------------------------------------------------------
 echo "== 1. parameter and samplesheet checks (must fail before any task starts)"
