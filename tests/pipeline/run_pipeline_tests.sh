@@ -6,7 +6,8 @@
 #   3. the real test profile (bundled Oct4 vs MafK peaks, kmer + SpliceAI) finishes, publishes
 #      every expected file, and the k-mer model separates the two factors (test AUROC > 0.8);
 #   4. a -resume re-run executes nothing (every task comes from the cache);
-#   5. the fine-tuning branch runs end to end with a tiny random DNABERT-6 (genofm.testing).
+#   5. the fine-tuning branch runs end to end with a tiny random DNABERT-6, and Sei is staged from
+#      --sei_dir (tiny random release folders from genofm.testing).
 # Wall times of the real run and of the -resume run are printed. Ends with the plain line
 # `pipeline: N passed, N failed`; exits non-zero when anything failed.
 #
@@ -175,10 +176,11 @@ else
     fi
 
     # -----------------------------------------------------------------------------------------
-    echo "== 5. fine-tuning branch with a tiny random DNABERT-6 (structure, not accuracy)"
+    echo "== 5. fine-tuning branch with a tiny random DNABERT-6, and Sei from --sei_dir (structure, not accuracy)"
     FT=$TMP/finetune
     mkdir -p "$FT"
-    if python -m genofm.testing.tiny_lm --model dnabert6 --out "$FT/tiny_dnabert6" > "$FT/tiny.log" 2>&1; then
+    if python -m genofm.testing.tiny_lm --model dnabert6 --out "$FT/tiny_dnabert6" > "$FT/tiny.log" 2>&1 &&
+        python -m genofm.testing.tiny_sei --out "$FT/tiny_sei" >> "$FT/tiny.log" 2>&1; then
         # a site config overriding tool arguments, as docs/usage.md describes
         cat > "$FT/quick.config" <<'CONFIG'
 process {
@@ -187,16 +189,18 @@ process {
 }
 CONFIG
         if nf "$FT" -profile test -c "$FT/quick.config" --outdir out --max_per_class 60 \
-            --backbones kmer,dnabert6 --dnabert6_dir "$FT/tiny_dnabert6" --finetune_backbones dnabert6; then
+            --backbones kmer,dnabert6,sei --dnabert6_dir "$FT/tiny_dnabert6" --sei_dir "$FT/tiny_sei" \
+            --finetune_backbones dnabert6; then
             pass "fine-tuning run completes ($(cat "$FT/wall_s") s)"
             d=oct4_mafk
             expect_files "$FT/out" "fine-tuning run" \
                 $d/train/$d.dnabert6.finetune/model.json $d/train/$d.dnabert6.finetune/metrics.json \
                 $d/predict/$d.dnabert6.finetune.predictions.tsv $d/interpret/$d.dnabert6.finetune/report.html \
-                $d/train/$d.dnabert6.logreg/model.json $d/embed/dnabert6/$d.dnabert6.h5
+                $d/train/$d.dnabert6.logreg/model.json $d/embed/dnabert6/$d.dnabert6.h5 \
+                $d/train/$d.sei.logreg/model.json $d/interpret/$d.sei.logreg/sei_assay_aggregate.tsv
             rows=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next } { print $col["backbone"] "/" $col["head"] }' \
                        "$FT/out/comparison/comparison.tsv" 2>/dev/null | sort | tr '\n' ' ')
-            if [ "$rows" = "dnabert6/finetuned dnabert6/logreg kmer/logreg " ]; then
+            if [ "$rows" = "dnabert6/finetuned dnabert6/logreg kmer/logreg sei/logreg " ]; then
                 pass "comparison lists the fine-tuned model beside the heads ($rows)"
             else
                 fail "comparison rows: '$rows'" "$FT/out/comparison/comparison.tsv"
@@ -210,7 +214,7 @@ CONFIG
             fail "fine-tuning run" "$FT/run.log"
         fi
     else
-        fail "tiny DNABERT-6 for the fine-tuning run" "$FT/tiny.log"
+        fail "tiny DNABERT-6 and Sei for the fine-tuning run" "$FT/tiny.log"
     fi
 fi
 
