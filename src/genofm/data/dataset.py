@@ -62,25 +62,37 @@ def write_dataset(frame: pd.DataFrame, path: str | Path, classes: list[str]) -> 
         pq.write_table(table, tmp)
 
 
-def read_dataset(path: str | Path, splits: list[str] | tuple[str, ...] | None = None) -> tuple[pd.DataFrame, list[str]]:
-    """Read a prepared dataset, returning the frame and its class list."""
-    path = Path(path)
+def _open_parquet(path: Path) -> pq.ParquetFile:
+    """Open a prepared dataset lazily, failing with one line when it is missing or not genofm's."""
     if not path.is_file():
         raise GenofmError(f"{path}: dataset not found; create it with genofm-prepare")
     try:
-        table = pq.read_table(path)
+        handle = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for non-Parquet input
         raise GenofmError(f"{path}: not a Parquet dataset ({exc.__class__.__name__}); create it with genofm-prepare") from None
-    missing = [c for c in COLUMNS if c not in table.column_names]
-    meta = table.schema.metadata or {}
-    if missing or CLASSES_KEY not in meta:
+    schema = handle.schema_arrow
+    missing = [c for c in COLUMNS if c not in schema.names]
+    if missing or CLASSES_KEY not in (schema.metadata or {}):
         raise GenofmError(f"{path}: not a genofm dataset (missing {missing or ['class metadata']}); create it with genofm-prepare")
-    classes = json.loads(meta[CLASSES_KEY].decode())
-    frame = table.to_pandas()
+    return handle
+
+
+def _check_splits(splits) -> None:
     if splits is not None:
         unknown = sorted(set(splits) - set(SPLITS))
         if unknown:
             raise GenofmError(f"unknown split(s) {unknown}; choose from {list(SPLITS)}")
+
+
+def read_dataset(path: str | Path, splits: list[str] | tuple[str, ...] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Read a prepared dataset, returning the frame and its class list."""
+    path = Path(path)
+    handle = _open_parquet(path)
+    _check_splits(splits)
+    table = handle.read()
+    classes = json.loads(table.schema.metadata[CLASSES_KEY].decode())
+    frame = table.to_pandas()
+    if splits is not None:
         frame = frame[frame["split"].isin(list(splits))].reset_index(drop=True)
     return frame, classes
 
@@ -96,21 +108,8 @@ def scan_dataset(
     For tools whose memory must not grow with the dataset (genofm-embed): same checks and
     errors as ``read_dataset``, but only ``columns`` (plus ``split`` for filtering) are read.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise GenofmError(f"{path}: dataset not found; create it with genofm-prepare")
-    try:
-        handle = pq.ParquetFile(path)
-    except Exception as exc:  # pyarrow raises several types for non-Parquet input
-        raise GenofmError(f"{path}: not a Parquet dataset ({exc.__class__.__name__}); create it with genofm-prepare") from None
-    schema = handle.schema_arrow
-    missing = [c for c in COLUMNS if c not in schema.names]
-    if missing or CLASSES_KEY not in (schema.metadata or {}):
-        raise GenofmError(f"{path}: not a genofm dataset (missing {missing or ['class metadata']}); create it with genofm-prepare")
-    if splits is not None:
-        unknown = sorted(set(splits) - set(SPLITS))
-        if unknown:
-            raise GenofmError(f"unknown split(s) {unknown}; choose from {list(SPLITS)}")
+    handle = _open_parquet(Path(path))
+    _check_splits(splits)
     wanted = list(dict.fromkeys([*columns, "split"]))
 
     def batches() -> Iterator[pd.DataFrame]:
