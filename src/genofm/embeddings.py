@@ -115,11 +115,6 @@ class Embeddings:
         return self.features[[index[k] for k in ids]]
 
 
-def read_provenance(path: str | Path) -> dict:
-    with _open(path) as handle:
-        return json.loads(handle.attrs["provenance"])
-
-
 def _open(path: str | Path) -> h5py.File:
     path = Path(path)
     if not path.is_file():
