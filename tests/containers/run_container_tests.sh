@@ -37,10 +37,9 @@ VERSION=$(sed -n 's/^version *= *"\([^"]*\)".*/\1/p' "$ROOT/pyproject.toml" | he
 IMAGE=$REGISTRY/genofm:$VERSION
 AUROC_MIN=0.8
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); printf 'PASS  %s\n' "$1"; }
-fail() { failed=$((failed + 1)); printf 'FAIL  %s\n' "$1"; [ -n "${2:-}" ] && [ -f "$2" ] && tail -n 25 "$2" | sed 's/^/      /'; }
+# pass/fail tallies and the output checks of the plain pipeline run, so both suites check the same list
+# shellcheck source=tests/pipeline/checks.sh
+source "$ROOT/tests/pipeline/checks.sh"
 finish() {
     echo
     if [ "$failed" = 0 ] && [ "$KEEP" = false ]; then
@@ -204,9 +203,6 @@ secs[tools]=$(( $(date +%s) - start ))
 # ---------------------------------------------------------------------------------------------
 if [ "$RUN_PIPELINE" = true ]; then
     echo "== 4. nextflow run . -profile test,podman --container_registry localhost"
-    # the checks the plain-run test uses, so both suites check the same list
-    # shellcheck source=tests/pipeline/checks.sh
-    source "$ROOT/tests/pipeline/checks.sh"
     RUN=$TMP/podman-run
     rm -rf "$RUN"
     mkdir -p "$RUN"

@@ -1,5 +1,11 @@
-# Output checks shared by the plain pipeline tests and the podman-profile container tests, so
-# both suites check the same list. Sourced; the caller defines pass, fail and TMP.
+# Tallying and output checks shared by the plain pipeline tests and the podman-profile container
+# tests, so both suites count and check the same way. Sourced; the caller defines TMP.
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); printf 'PASS  %s\n' "$1"; }
+# fail MESSAGE [LOG]: counts a failure and shows the end of LOG when it exists
+fail() { failed=$((failed + 1)); printf 'FAIL  %s\n' "$1"; [ -n "${2:-}" ] && [ -f "$2" ] && tail -n 25 "$2" | sed 's/^/      /'; }
 
 # expect_files OUTDIR LABEL PATH...: every PATH exists (and is non-empty unless STUB=1)
 expect_files() {

@@ -37,10 +37,9 @@ else
 fi
 export NXF_ANSI_LOG=false
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); printf 'PASS  %s\n' "$1"; }
-fail() { failed=$((failed + 1)); printf 'FAIL  %s\n' "$1"; [ -n "${2:-}" ] && sed 's/^/      /' "$2" | tail -n 25; }
+# pass/fail tallies and output checks, shared with tests/containers/run_container_tests.sh
+# shellcheck source=tests/pipeline/checks.sh
+source "$ROOT/tests/pipeline/checks.sh"
 
 # Runs the pipeline in its own launch folder (own .nextflow/, work/, log) and records the wall time.
 # nf DIR ARGS...  -> exit status of nextflow; output in DIR/run.log; seconds in DIR/wall_s
@@ -78,10 +77,6 @@ expect_rejected() {
         pass "rejects $name: $(grep -E -e "$regex" "$dir/run.log" | head -n1 | sed 's/^ *\* *//')"
     fi
 }
-
-# shared with tests/containers/run_container_tests.sh: expect_files, test_profile_outputs
-# shellcheck source=tests/pipeline/checks.sh
-source "$ROOT/tests/pipeline/checks.sh"
 
 # ---------------------------------------------------------------------------------------------
 echo "== 1. parameter and samplesheet checks (must fail before any task starts)"
