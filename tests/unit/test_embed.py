@@ -12,6 +12,7 @@ import pytest
 from genofm.backbones import REGISTRY
 from genofm.backbones.kmer import KmerBackbone, KmerOptions
 from genofm.backbones.spliceai import default_weights_dir
+from genofm import embedding_run
 from genofm.cli import embed as embed_cli
 from genofm.data.dataset import write_dataset
 from genofm.embeddings import read_embeddings
@@ -195,17 +196,17 @@ def test_help_documents_every_option(monkeypatch, capsys):
 @pytest.mark.parametrize("start, stop, batch", [(0, 23, 4), (3, 17, 5), (7, 8, 1), (5, 5, 3), (0, 4, 100)])
 def test_shard_batches_cover_exactly_the_requested_rows(dataset, read_rows, start, stop, batch):
     path, frame = dataset
-    batches = list(embed_cli.iter_shard(path, None, start, stop, batch, read_rows=read_rows))
+    batches = list(embedding_run.iter_shard(path, None, start, stop, batch, read_rows=read_rows))
     assert [i for ids, _ in batches for i in ids] == list(frame["id"][start:stop])
     assert [s for _, seqs in batches for s in seqs] == list(frame["sequence"][start:stop])
     assert all(len(ids) == batch for ids, _ in batches[:-1]) and all(0 < len(ids) <= batch for ids, _ in batches)
-    test_rows = list(embed_cli.iter_shard(path, ["test"], 1, 3, 2, read_rows=read_rows))
+    test_rows = list(embedding_run.iter_shard(path, ["test"], 1, 3, 2, read_rows=read_rows))
     assert test_rows[0][0] == list(frame["id"][20:22])
 
 
 def test_shard_ranges_are_contiguous_and_balanced():
     for n, count in [(0, 3), (10, 3), (23, 4), (5, 8)]:
-        ranges = [embed_cli.shard_range(n, i, count) for i in range(count)]
+        ranges = [embedding_run.shard_range(n, i, count) for i in range(count)]
         assert ranges[0][0] == 0 and ranges[-1][1] == n
         assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
         assert max(b - a for a, b in ranges) - min(b - a for a, b in ranges) <= 1

@@ -86,6 +86,13 @@ class Backbone(abc.ABC):
     #: complement (it averages strands itself, or is strand-symmetric); ``--rc-average`` then
     #: skips the second pass. An instance may set it from its options.
     averages_strands: bool = False
+    #: approximate peak working memory (bytes) of ``embed_batch`` per padded input base; the
+    #: embedding loop sizes batches so rows x padded length x this stays within ``--memory-budget``
+    #: and tiles longer sequences with ``embed_long``. 0: the backbone bounds its own memory (a
+    #: fixed input window, or its own token tiling), so only ``--batch-size`` applies.
+    bytes_per_base: ClassVar[int] = 0
+    #: bases a forward pass adds to every row whatever its length (e.g. SpliceAI's 2 x 5,000 N flanks)
+    row_overhead_bases: ClassVar[int] = 0
 
     def __init__(self, options: BackboneOptions, weights: Path | None, device: "torch.device | str" = "cpu", precision: str = "fp32"):  # noqa: F821
         self.options = options
@@ -116,6 +123,15 @@ class Backbone(abc.ABC):
         sequences = list(sequences)
         both = np.asarray(self.embed_batch(sequences + [reverse_complement(s) for s in sequences]), dtype=np.float32)
         return (both[: len(sequences)] + both[len(sequences) :]) / 2
+
+    def embed_long(self, sequence: str, tile_bases: int) -> np.ndarray:
+        """(n_features,) features of one sequence too long for the memory budget, computed in tiles.
+
+        Backbones with ``bytes_per_base > 0`` implement it so that the result equals
+        ``embed_batch([sequence])[0]`` (up to float rounding) while holding at most ``tile_bases``
+        (+ ``row_overhead_bases``) bases at a time.
+        """
+        raise NotImplementedError(f"backbone {self.name!r} declares bytes_per_base but cannot tile long sequences")
 
     def feature_groups(self) -> dict[str, np.ndarray]:
         """Named subsets of feature indices (e.g. Sei's TF / histone / accessibility profiles).

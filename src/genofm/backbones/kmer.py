@@ -93,6 +93,8 @@ class KmerBackbone(Backbone):
     needs_weights = False
     weights_help = "no weights needed (a k-mer spectrum is computed directly from the sequence)"
     default_batch_size = 1024
+    #: count_kmers holds a few int64 arrays (codes, index, flat) and a mask per padded base
+    bytes_per_base = 64
 
     def __init__(self, options: KmerOptions, weights=None, device="cpu", precision: str = "fp32"):
         if weights is not None:
@@ -114,7 +116,19 @@ class KmerBackbone(Backbone):
         return list(self._names)
 
     def embed_batch(self, sequences: Sequence[str]) -> np.ndarray:
-        features = count_kmers(sequences, self.options.k, self._column, len(self._names)).astype(np.float64)
+        return self._normalised(count_kmers(sequences, self.options.k, self._column, len(self._names)))
+
+    def embed_long(self, sequence: str, tile_bases: int) -> np.ndarray:
+        """Exact: tiles overlapping by k-1 bases count every k-mer once; the counts add up."""
+        k = self.options.k
+        step = max(1, tile_bases - (k - 1))
+        counts = np.zeros((1, len(self._names)), dtype=np.int64)
+        for start in range(0, max(1, len(sequence) - k + 1), step):
+            counts += count_kmers([sequence[start : start + step + k - 1]], k, self._column, len(self._names))
+        return self._normalised(counts)[0]
+
+    def _normalised(self, counts: np.ndarray) -> np.ndarray:
+        features = counts.astype(np.float64)
         if self.options.normalise == "frequency":
             totals = features.sum(axis=1, keepdims=True)
             features = np.divide(features, totals, out=np.zeros_like(features), where=totals > 0)

@@ -64,6 +64,10 @@ class SpliceAIBackbone(Backbone):
         "extracted by make setup), or one of those .h5 files"
     )
     default_batch_size = 32
+    #: the residual stack keeps a few 32-channel float32 tensors per position, for each of up to five models
+    bytes_per_base = 4096
+    #: every row is computed with 5,000 N of context on each side
+    row_overhead_bases = 10_000
 
     def __init__(self, options: SpliceAIOptions, weights: Path | None, device="cpu", precision: str = "fp32"):
         super().__init__(options, weights if weights is not None else default_weights_dir(), device, precision)
@@ -161,6 +165,48 @@ class SpliceAIBackbone(Backbone):
             peak = _masked_max(pen, valid[:, None, :])
             parts.append(torch.stack([mean, peak], dim=2).reshape(pen.shape[0], -1))  # channel-major: mean, max
         return torch.cat(parts, dim=1).float().cpu().numpy()
+
+    def embed_long(self, sequence: str, tile_bases: int) -> np.ndarray:
+        """Exact tiling, as the official tool scores long sequences block by block.
+
+        Each tile of ``tile_bases`` positions is predicted with up to 5,000 bp of the real sequence
+        on either side (N beyond the sequence ends), which is all a position's output can see, so
+        every position gets the value the whole-sequence pass gives; the pooled statistics (max,
+        mean, per-bin max) are then combined over tiles.
+        """
+        length = len(sequence)
+        if length == 0:
+            raise GenofmError("an empty sequence reached the spliceai backbone; re-create the dataset with genofm-prepare")
+        bins = self.options.bins
+        bin_start = [(j * length) // bins for j in range(bins)]
+        bin_end = [max(bin_start[j] + 1, ((j + 1) * length) // bins) for j in range(bins)]
+        site_max = np.full(2, -np.inf)
+        site_sum = np.zeros(2)
+        bin_max = np.full((2, bins), -np.inf)
+        pen_sum = np.zeros((len(self.nets), self.channels))
+        pen_max = np.full((len(self.nets), self.channels), -np.inf)
+        for start in range(0, length, tile_bases):
+            end = min(length, start + tile_bases)
+            lo, hi = max(0, start - self.flank), min(length, end + self.flank)
+            probs, pens, _ = self.predict([sequence[lo:hi]])
+            sites = probs[0, 1:3, start - lo : end - lo].double().cpu().numpy()
+            site_max = np.maximum(site_max, sites.max(axis=1))
+            site_sum += sites.sum(axis=1)
+            for j in range(bins):
+                a, b = max(bin_start[j], start), min(bin_end[j], end)
+                if a < b:
+                    bin_max[:, j] = np.maximum(bin_max[:, j], sites[:, a - start : b - start].max(axis=1))
+            for m, pen in enumerate(pens):
+                values = pen[0, :, start - lo : end - lo].double().cpu().numpy()
+                pen_sum[m] += values.sum(axis=1)
+                pen_max[m] = np.maximum(pen_max[m], values.max(axis=1))
+        parts = []
+        for channel in range(2):
+            columns = np.concatenate([[site_max[channel], site_sum[channel] / length], bin_max[channel]])
+            parts.append(np.log10(columns + LOG_FLOOR))
+        for m in range(len(self.nets)):
+            parts.append(np.stack([pen_sum[m] / length, pen_max[m]], axis=1).reshape(-1))
+        return np.concatenate(parts).astype(np.float32)
 
 
 def _masked_max(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """``genofm-embed``: a prepared dataset -> one fixed-length feature vector per sequence (HDF5).
 
-The dataset is streamed in bounded batches through the chosen backbone and appended to the
-embedding file, so memory does not grow with the number of sequences. Large datasets can be
+The dataset is streamed in bounded, length-sorted batches through the chosen backbone and
+appended to the embedding file (the loop is ``genofm.embedding_run``, shared with predict and
+interpret), so memory grows neither with the number of sequences nor with the longest one. Large datasets can be
 split into shards (contiguous row ranges, so shard files concatenate in dataset order); train,
 predict and interpret accept all shard files of one run.
 """
@@ -11,21 +12,19 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
-import sys
 import time
 import typing
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import List, Optional
 
-import numpy as np
 import torch
 import typer
 
-from genofm.backbones import REGISTRY, Backbone, backbone_class
+from genofm.backbones import REGISTRY, backbone_class
 from genofm.cli.common import parse_pairs, run_app, setup_logging, version_callback
-from genofm.data.dataset import SPLITS, scan_dataset
-from genofm.device import DEVICES, PRECISIONS, autocast, resolve_device, resolve_precision
-from genofm.embeddings import EmbeddingWriter
+from genofm.data.dataset import SPLITS
+from genofm.device import DEVICES, PRECISIONS, resolve_device, resolve_precision
+from genofm.embedding_run import DEFAULT_MEMORY_GIB, build_backbone, count_rows, embed_dataset, shard_range
 from genofm.errors import GenofmError
 
 log = logging.getLogger("genofm.embed")
@@ -59,78 +58,6 @@ def _list_callback(value: bool) -> None:
     if value:
         print(describe_backbones())
         raise typer.Exit()
-
-
-def build_backbone(name: str, pairs: dict[str, str], weights: Optional[Path], device, precision: str) -> Backbone:
-    """Instantiate a registry backbone from ``-O`` strings (or provenance values)."""
-    cls = backbone_class(name)
-    options = cls.Options.from_pairs(pairs, name)
-    if weights is not None and not weights.exists():
-        raise GenofmError(f"{weights}: weights not found; --weights for {name!r} must be {cls.weights_help}")
-    return cls(options, weights, device, precision)
-
-
-def shard_range(n_rows: int, index: int, count: int) -> tuple[int, int]:
-    """Contiguous [start, stop) rows of shard ``index`` of ``count``; sizes differ by at most one."""
-    return n_rows * index // count, n_rows * (index + 1) // count
-
-
-def iter_shard(
-    dataset: Path, splits: Optional[list[str]], start: int, stop: int, batch_size: int, read_rows: int = 8192
-) -> Iterator[tuple[list[str], list[str]]]:
-    """(ids, sequences) batches of rows ``start``..``stop`` of the split-filtered dataset.
-
-    Parquet is read ``read_rows`` rows at a time, so memory stays bounded for any dataset size.
-    """
-    seen = 0
-    ids: list[str] = []
-    seqs: list[str] = []
-    for frame in scan_dataset(dataset, splits, columns=("id", "sequence"), batch_rows=read_rows):
-        lo, hi = max(start - seen, 0), min(stop - seen, len(frame))
-        seen += len(frame)
-        if lo < hi:
-            ids.extend(frame["id"].iloc[lo:hi].tolist())
-            seqs.extend(frame["sequence"].iloc[lo:hi].tolist())
-        full = len(ids) - len(ids) % batch_size
-        for i in range(0, full, batch_size):
-            yield ids[i : i + batch_size], seqs[i : i + batch_size]
-        ids, seqs = ids[full:], seqs[full:]
-        if seen >= stop:
-            break
-    if ids:
-        yield ids, seqs
-
-
-def count_rows(dataset: Path, splits: Optional[list[str]]) -> int:
-    return sum(len(frame) for frame in scan_dataset(dataset, splits, columns=("split",)))
-
-
-class _Progress:
-    """A rich progress bar on a terminal, a log line every ~10% otherwise (e.g. under Nextflow)."""
-
-    def __init__(self, total: int, label: str):
-        self.total, self.label, self.done, self._next_log = total, label, 0, 0.1
-        self._bar = None
-        if sys.stderr.isatty():
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=Console(stderr=True))
-            self._task = self._bar.add_task(label, total=total)
-            self._bar.start()
-
-    def advance(self, n: int) -> None:
-        self.done += n
-        if self._bar is not None:
-            self._bar.update(self._task, advance=n)
-        elif self.total and self.done / self.total >= self._next_log:
-            log.info("%s: %d/%d sequences (%.0f%%)", self.label, self.done, self.total, 100 * self.done / self.total)
-            while self._next_log <= self.done / self.total:
-                self._next_log += 0.1
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
 
 
 @app.command(
@@ -176,6 +103,12 @@ def main_command(
     shard_count: int = typer.Option(
         1, "--shard-count", min=1, help="Split the rows into this many contiguous shards; run once per shard and pass all files on."
     ),
+    memory_budget: float = typer.Option(
+        DEFAULT_MEMORY_GIB, "--memory-budget", min=0.01,
+        help="GiB of working memory one forward pass may use: batches are sized by length to fit, and a sequence "
+        "longer than the budget allows is embedded in tiles (exactly for kmer and spliceai; language models tile "
+        "tokens themselves, sei reads a fixed window).",
+    ),
     threads: Optional[int] = typer.Option(
         None, "--threads", min=1, help="CPU threads for torch (e.g. Nextflow's task.cpus). Default: torch's choice.", show_default=False
     ),
@@ -217,21 +150,9 @@ def main_command(
         "embedding rows %d-%d of %d (shard %d/%d) of %s with %s on %s (%s), batch %d",
         start, stop, n_rows, shard_index + 1, shard_count, dataset, backbone, torch_device, resolved_precision, size,
     )
-    progress = _Progress(stop - start, f"{backbone} embeddings")
     began = time.perf_counter()
-    done = 0
-    try:
-        with EmbeddingWriter(output, model.feature_names, provenance, feature_groups=model.feature_groups()) as writer:
-            with torch.inference_mode(), autocast(torch_device, resolved_precision):
-                for ids, sequences in iter_shard(dataset, split_list, start, stop, size):
-                    features = model.embed(sequences, rc_average=rc_average)
-                    if not np.isfinite(features).all():
-                        raise GenofmError(f"{backbone} produced non-finite features for a batch starting at id {ids[0]!r}; try --precision fp32")
-                    writer.append(ids, features)
-                    done += len(ids)
-                    progress.advance(len(ids))
-    finally:
-        progress.close()
+    done = embed_dataset(model, dataset, output, provenance, split_list, start, stop, size, rc_average, memory_budget,
+                         f"{backbone} embeddings")
     elapsed = time.perf_counter() - began
     log.info(
         "embedded %d sequences with %s into %d features in %.1f s (%.1f sequences/s) -> %s",

@@ -24,7 +24,7 @@ log = logging.getLogger("genofm")
 def _backbone_for(document: dict, model_dir: Path, weights: Path | None, device: str, precision: str):
     """Rebuild the model's backbone from its provenance; weights must match the recorded checksum."""
     from genofm.backbones.base import weights_checksum
-    from genofm.cli.embed import build_backbone
+    from genofm.embedding_run import build_backbone
     from genofm.device import resolve_device, resolve_precision
 
     prov = document["backbone"]
