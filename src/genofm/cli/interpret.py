@@ -29,7 +29,7 @@ def model(
     model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="Model folder written by genofm-train.", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to create with the report, tables and figures (replaced atomically).", show_default=False)],
     dataset: Annotated[Optional[Path], typer.Option(help="The prepared dataset the model was trained on: enables bootstrap stability (linear heads), permutation importance (non-linear heads) and sequence-level explanations.", show_default=False)] = None,
-    embeddings: Annotated[Optional[list[Path]], typer.Option("--embeddings", "-e", help="Embedding file(s) of --dataset made with the model's backbone (repeat per shard).", show_default=False)] = None,
+    embeddings: Annotated[Optional[list[Path]], typer.Option("--embeddings", "-e", help="Embedding file(s) of --dataset made with the model's backbone(s) (repeat per shard and per backbone).", show_default=False)] = None,
     weights: Annotated[Optional[Path], typer.Option(help="Backbone weights, for explainers that run the backbone (Sei sequence classes, attention maps).", show_default=False)] = None,
     top: Annotated[int, typer.Option(min=1, help="Features listed and plotted per class; also the top-N used by the stability score and the k-mers matched to motifs per side.")] = 30,
     refits: Annotated[int, typer.Option(min=0, help="Bootstrap refits at the chosen C for the stability score (0: skip); permutation repeats for non-linear heads (at most 5).")] = 20,
@@ -48,6 +48,9 @@ def model(
     cross-validation fits. Non-linear heads: permutation importance on the test split.
     Then backbone-specific sections: k-mers matched to JASPAR motifs (kmer), chromatin
     profiles aggregated by assay and TF (sei), attention maps of fine-tuned language models.
+    A stacked head (several backbones) is ranked across all its features and a Backbones
+    section gives each backbone's share of the weights and of the top features
+    (backbone_shares.tsv); each backbone's own explainer then runs on its part.
     report.html embeds everything (open it in any browser, no network needed); every table in
     it is also written as TSV.
     """

@@ -22,7 +22,7 @@ def predict(
     output: Annotated[Path, typer.Option("--output", "-o", help="Predictions TSV to write (atomically).", show_default=False)],
     embeddings: Annotated[
         Optional[list[Path]],
-        typer.Option("--embeddings", "-e", help="Embedding file(s) of this dataset from genofm-embed, made with the model's backbone and options (repeat per shard).", show_default=False),
+        typer.Option("--embeddings", "-e", help="Embedding file(s) of this dataset from genofm-embed, made with the model's backbone(s) and options (repeat per shard and, for a stacked model, per backbone).", show_default=False),
     ] = None,
     weights: Annotated[
         Optional[Path],

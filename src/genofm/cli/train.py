@@ -53,7 +53,7 @@ def train(
     output: Annotated[Path, typer.Option("--output", "-o", help="Model folder to create (replaced atomically when it exists).", show_default=False)],
     embeddings: Annotated[
         Optional[list[Path]],
-        typer.Option("--embeddings", "-e", help="Embedding file from genofm-embed; repeat once per shard. Rows are matched to the dataset by id.", rich_help_panel=HEAD_PANEL, show_default=False),
+        typer.Option("--embeddings", "-e", help="Embedding file from genofm-embed; repeat once per shard and per backbone. Shards of one backbone are concatenated; files of several backbones are joined by id into one stacked head (features prefixed backbone:, one feature group per backbone).", rich_help_panel=HEAD_PANEL, show_default=False),
     ] = None,
     head: Annotated[HeadName, typer.Option(help="Head fitted on the embeddings: standardised logistic regression (interpretable), a small MLP, or gradient boosting.", rich_help_panel=HEAD_PANEL)] = HeadName.logreg,
     feature_group: Annotated[
@@ -101,6 +101,14 @@ def train(
     cross-validation on train (logreg) or stops early on the valid split (mlp, gboost), and
     reports metrics on the test split only. Logistic-regression coefficients are on
     standardised features, so they can be ranked by genofm-interpret.
+
+    **Several backbones in one head** (stacking): pass the embedding files of each backbone
+
+        genofm-train dataset.parquet -e kmer.h5 -e spliceai.h5 --output model/
+
+    Rows are joined by id; feature names become kmer:..., spliceai:...; each backbone's
+    columns form a feature group (--feature-group kmer trains on that backbone alone), and
+    model.json records every backbone's provenance under backbone.stack.
 
     **Fine-tuning** a backbone end to end:
 

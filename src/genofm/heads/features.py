@@ -14,11 +14,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from genofm.embeddings import Embeddings
+from genofm.embeddings import IDENTITY_KEYS, Embeddings, members
 from genofm.errors import GenofmError
-
-#: provenance fields that must agree between a model and the embeddings it is applied to
-IDENTITY_KEYS = ("backbone", "options", "weights_sha256", "n_features", "rc_average")
 
 
 def label_indices(frame: pd.DataFrame, classes: Sequence[str], dataset: Path) -> np.ndarray:
@@ -68,6 +65,8 @@ def feature_matrix(emb: Embeddings, frame: pd.DataFrame, columns: np.ndarray, pa
 
 
 def _describe(prov: dict) -> str:
+    if prov.get("stack"):
+        return " + ".join(_describe(member) for member in prov["stack"])
     options = prov.get("options") or {}
     opts = ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
     weights = prov.get("weights_sha256")
@@ -82,7 +81,10 @@ def model_columns(emb: Embeddings, model: dict, model_dir: Path, paths: Sequence
     """Columns of ``emb`` holding the model's features, after checking both come from one backbone."""
     trained = model["backbone"]
     given = emb.provenance
-    differ = [k for k in IDENTITY_KEYS if trained.get(k) != given.get(k)]
+    if trained.get("stack") or given.get("stack"):
+        differ = _stack_differences(trained, given)
+    else:
+        differ = [k for k in IDENTITY_KEYS if trained.get(k) != given.get(k)]
     if differ:
         raise GenofmError(
             f"{paths[0]}: embeddings from {_describe(given)} do not match model {model_dir} trained on "
@@ -96,3 +98,16 @@ def model_columns(emb: Embeddings, model: dict, model_dir: Path, paths: Sequence
             f"(first: {missing[0]!r}); embed the dataset with the model's backbone and options"
         )
     return np.array([index[n] for n in model["feature_names"]], dtype=np.int64)
+
+
+def _stack_differences(trained: dict, given: dict) -> list[str]:
+    """What differs between the backbones of a joined model and of the joined embeddings given to it."""
+    def identities(prov: dict) -> dict[str, dict]:
+        return {m.get("label", m.get("backbone")): {k: m.get(k) for k in IDENTITY_KEYS} for m in members(prov)}
+
+    want, have = identities(trained), identities(given)
+    differ = [f"no {label} embeddings" for label in want if label not in have]
+    differ += [f"extra {label} embeddings" for label in have if label not in want]
+    differ += [f"{label} {k}" for label, ident in want.items() if label in have
+               for k in IDENTITY_KEYS if ident[k] != have[label][k]]
+    return differ

@@ -21,13 +21,12 @@ from genofm.heads.store import load_head
 log = logging.getLogger("genofm")
 
 
-def _backbone_for(document: dict, model_dir: Path, weights: Path | None, device: str, precision: str):
-    """Rebuild the model's backbone from its provenance; weights must match the recorded checksum."""
+def _backbone_for(prov: dict, model_dir: Path, weights: Path | None, device: str, precision: str):
+    """Rebuild a backbone from its provenance; weights must match the recorded checksum."""
     from genofm.backbones.base import weights_checksum
     from genofm.embedding_run import build_backbone
     from genofm.device import resolve_device, resolve_precision
 
-    prov = document["backbone"]
     name = prov.get("backbone")
     expected = prov.get("weights_sha256")
     if expected:
@@ -52,6 +51,23 @@ def _backbone_for(document: dict, model_dir: Path, weights: Path | None, device:
                           resolve_precision(precision, torch_device))
 
 
+def _embed_with(prov: dict, prefix: str, model_dir: Path, frame: pd.DataFrame, weights: Path | None,
+                device: str, precision: str, batch_size: int | None) -> tuple[np.ndarray, list[str]]:
+    """Features of one backbone computed here, with their names (prefixed as in a joined table)."""
+    from genofm.embedding_run import embed_frame
+
+    backbone = _backbone_for(prov, model_dir, weights, device, precision)
+    names = [prefix + n for n in backbone.feature_names]
+    if len(names) != prov.get("n_features", len(names)):
+        raise GenofmError(
+            f"{model_dir}: the rebuilt {prov.get('backbone')} backbone yields {len(names)} features, "
+            f"not the model's {prov.get('n_features')}; pass --embeddings made for the model"
+        )
+    log.info("embedding %d sequences with %s", len(frame), prov.get("backbone"))
+    X = embed_frame(backbone, frame, batch_size or backbone.default_batch_size, prov.get("rc_average", False))
+    return X, names
+
+
 def head_features(
     document: dict,
     model_dir: Path,
@@ -62,7 +78,14 @@ def head_features(
     precision: str = "auto",
     batch_size: int | None = None,
 ) -> np.ndarray:
-    """The model's feature columns for the rows of ``frame``."""
+    """The model's feature columns for the rows of ``frame``.
+
+    Without embedding files every backbone of the model is rebuilt from its provenance; a joined
+    (stacked) model can be rebuilt so only when at most one of its backbones needs weights and all
+    of them compute features from sequence alone.
+    """
+    from genofm.embeddings import LABEL_SEPARATOR, members
+
     if embeddings:
         from genofm.embeddings import read_embeddings
 
@@ -70,19 +93,28 @@ def head_features(
         emb = read_embeddings(paths)
         columns = model_columns(emb, document, model_dir, paths)
         return feature_matrix(emb, frame, columns, paths)
-    from genofm.embedding_run import embed_frame
-
-    backbone = _backbone_for(document, model_dir, weights, device, precision)
-    names = list(backbone.feature_names)
+    prov = document["backbone"]
+    stacked = bool(prov.get("stack"))
+    parts = members(prov)
+    if stacked and sum(bool(m.get("weights_sha256")) for m in parts) > 1:
+        raise GenofmError(
+            f"{model_dir}: the model joins {len(parts)} backbones of which several need weights; pass --embeddings of each"
+        )
+    blocks, names = [], []
+    for member in parts:
+        prefix = f"{member.get('label', member.get('backbone'))}{LABEL_SEPARATOR}" if stacked else ""
+        X, these = _embed_with(member, prefix, model_dir, frame, weights if member.get("weights_sha256") or not stacked else None,
+                               device, precision, batch_size)
+        blocks.append(X)
+        names += these
     index = {n: i for i, n in enumerate(names)}
     missing = [n for n in document["feature_names"] if n not in index]
-    if missing or len(names) != document["backbone"].get("n_features", len(names)):
+    if missing:
         raise GenofmError(
-            f"{model_dir}: the rebuilt {document['backbone'].get('backbone')} backbone yields {len(names)} features, "
-            f"not the model's {document['backbone'].get('n_features')}; pass --embeddings made for the model"
+            f"{model_dir}: the rebuilt backbone(s) lack {len(missing)} of the model's features (first: {missing[0]!r}); "
+            "pass --embeddings made for the model"
         )
-    log.info("embedding %d sequences with %s", len(frame), document["backbone"].get("backbone"))
-    X = embed_frame(backbone, frame, batch_size or backbone.default_batch_size, document["backbone"].get("rc_average", False))
+    X = np.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]
     return X[:, [index[n] for n in document["feature_names"]]]
 
 

@@ -89,6 +89,50 @@ def _rank_head(document: dict, model_dir: Path, frame: pd.DataFrame | None, data
     return permutation_ranking(head, names, X, y, classes, repeats=max(1, min(refits, 5)), seed=seed), "importance (AUROC drop, signed)"
 
 
+def _explain_stack(ranked: pd.DataFrame, document: dict, context: ExplainContext, top: int,
+                   notes: list[str]) -> tuple[pd.DataFrame, list[ReportSection]]:
+    """A joined model: one ranking across backbones, each backbone's share, then each backbone's own explainer.
+
+    Each backbone's explainer sees only its features, with the label prefix removed and ranks
+    recomputed among them, and the backbone's own provenance as the model's, so it explains them
+    exactly as for a model trained on that backbone alone.
+    """
+    import dataclasses
+
+    from genofm.embeddings import LABEL_SEPARATOR, feature_sources, members
+    from genofm.interpret.ranking import backbone_shares
+
+    names = document["feature_names"]
+    sources = feature_sources(names, document["backbone"])
+    ranked = ranked.assign(backbone=ranked["feature"].map(dict(zip(names, sources))))
+    shares = backbone_shares(ranked, sources, names, top)
+    sections = [ReportSection(
+        "Backbones",
+        f"The head joins {len(members(document['backbone']))} backbones ({document['backbone'].get('backbone')}); all "
+        "features were standardised before fitting, so their weights are ranked together. weight_share: the backbone's "
+        f"share of the summed absolute weights of each class; top_features / top_share: how many of the class's top {top} "
+        "features it holds.",
+        tables={"backbone_shares": shares},
+    )]
+    done = set()
+    for member in members(document["backbone"]):
+        label, name = member.get("label", member.get("backbone")), member.get("backbone")
+        spec = EXPLAINERS.get(name)
+        if spec is None or name in done:
+            continue
+        done.add(name)
+        mine = ranked[ranked["backbone"] == label].drop(columns="backbone").copy()
+        mine["feature"] = mine["feature"].str.slice(len(label) + len(LABEL_SEPARATOR))
+        mine["rank"] = mine.groupby("class")["abs_coefficient"].rank(ascending=False, method="first").astype(int)
+        mine = mine.sort_values(["class", "rank"]).reset_index(drop=True)
+        member_doc = {**document, "backbone": member, "feature_names": list(mine["feature"].unique())}
+        sub = dataclasses.replace(context, model=member_doc)
+        for part in _run_explainer(spec, name, (mine, sub), notes):
+            part.title = f"{label}: {part.title}"
+            sections.append(part)
+    return ranked, sections
+
+
 def _run_explainer(spec: str | None, backbone: str, args: tuple, notes: list[str]) -> list[ReportSection]:
     if spec is None:
         return []
@@ -127,9 +171,12 @@ def interpret_model(
         ranked = None
         if document["kind"] == "head":
             ranked, xlabel = _rank_head(document, model_dir, frame, dataset, embeddings, top, refits, seed, notes)
+            if document["backbone"].get("stack"):
+                ranked, sections = _explain_stack(ranked, document, context, top, notes)
+            else:
+                sections = _run_explainer(EXPLAINERS.get(backbone), backbone, (ranked, context), notes)
             ranked.to_csv(tmp / FEATURES_TSV, sep="\t", index=False, na_rep="")
             feature_bar_plot(ranked, tmp / TOP_FEATURES_PNG, top=top, xlabel=xlabel, classes=document["classes"])
-            sections = _run_explainer(EXPLAINERS.get(backbone), backbone, (ranked, context), notes)
         elif backbone not in SEQUENCE_EXPLAINERS:
             notes.append(f"genofm has no sequence-level explainer for fine-tuned {backbone} models; only metrics are shown.")
             sections = []
@@ -186,7 +233,7 @@ def _render(document: dict, metrics: dict | None, model_dir: Path, ranked: pd.Da
 
     if ranked is not None:
         shown = ranked[ranked["rank"] <= top]
-        keep = [c for c in ["class", "rank", "feature", "coefficient", "towards", "stability", "cv_mean", "cv_sd",
+        keep = [c for c in ["class", "rank", "backbone", "feature", "coefficient", "towards", "stability", "cv_mean", "cv_sd",
                             "cv_same_sign", "importance_sd"] if c in shown.columns]
         blocks.append(html.section(
             "Top features",
@@ -222,6 +269,10 @@ def _render(document: dict, metrics: dict | None, model_dir: Path, ranked: pd.Da
         ("genofm version (training)", document.get("genofm_version")),
         ("torch version (embedding)", backbone.get("torch_version")),
     ]
+    for member in backbone.get("stack") or []:
+        provenance.append((f"backbone {member.get('label')}", json.dumps(
+            {k: member.get(k) for k in ("backbone", "options", "weights_name", "weights_sha256", "n_features", "rc_average")},
+            sort_keys=True)))
     parts = [html.definition_list(provenance)]
     if dataset.get("counts"):
         counts = pd.DataFrame(dataset["counts"]).T.reset_index(names="split")

@@ -170,3 +170,33 @@ def permutation_ranking(
     frame["rank"] = frame.groupby("class")["abs_coefficient"].rank(ascending=False, method="first").astype(int)
     frame = frame.sort_values(["class", "rank"]).reset_index(drop=True)
     return frame[[*RANKED_COLUMNS, "importance_sd", "towards"]]
+
+
+def backbone_shares(ranked: pd.DataFrame, sources: Sequence[str], feature_names: Sequence[str], top: int) -> pd.DataFrame:
+    """Per class and backbone of a joined model: how much of the ranking each backbone holds.
+
+    ``weight_share`` is the backbone's share of the summed absolute standardised coefficients (or
+    permutation importances) of the class; ``top_share`` its share of the class's top ``top``
+    features. Standardised features make the first comparable across backbones of any scale.
+    """
+    source_of = dict(zip(feature_names, sources))
+    labels = list(dict.fromkeys(sources))
+    width = {label: sum(1 for s in sources if s == label) for label in labels}
+    rows = []
+    for name, part in ranked.groupby("class", sort=False):
+        part = part.assign(backbone=part["feature"].map(source_of))
+        total = float(part["abs_coefficient"].sum()) or 1.0
+        shown = part[part["rank"] <= top]
+        for label in labels:
+            mine = part[part["backbone"] == label]
+            in_top = int((shown["backbone"] == label).sum())
+            rows.append({
+                "class": name,
+                "backbone": label,
+                "n_features": width[label],
+                "weight_share": float(mine["abs_coefficient"].sum()) / total,
+                "top_features": in_top,
+                "top_share": in_top / max(1, len(shown)),
+                "best_rank": int(mine["rank"].min()) if not mine.empty else None,
+            })
+    return pd.DataFrame(rows)
