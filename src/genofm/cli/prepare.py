@@ -27,18 +27,19 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
         "Examples:  genofm-prepare oct4=peaks_oct4.fa mafk=peaks_mafk.fa --output ds.parquet --length 200  |  "
         "genofm-prepare pos=peaks.narrowPeak neg=background.bed --genome hg38.fa --length 1000 --rc-augment "
         "--output ds.parquet  |  genofm-prepare splice.csv --sequence-column Sequence --label-column Class "
-        "--output ds.parquet"
+        "--output ds.parquet  |  genofm-prepare train=train.csv dev=dev.csv test=test.csv --output ds.parquet"
     )
 )
 def main_command(
     inputs: List[str] = typer.Argument(
         ...,
         metavar="INPUT...",
-        help="Labelled inputs, each [LABEL=]PATH. FASTA (.fa/.fasta/.fna, optionally .gz): one file per class "
+        help="Labelled inputs, each [SPLIT:][LABEL=]PATH. SPLIT (train, valid or dev, test) keeps a benchmark's "
+        "own splits: train=train.csv test=test.csv, or test:enhancer=enhancer.test.fa. FASTA (.fa/.fasta/.fna, optionally .gz): one file per class "
         "(LABEL=file.fa) or labels from headers via --label-regex. CSV/TSV: --sequence-column and "
         "--label-column (optional chrom/start/end/strand columns give coordinates). With --genome: BED "
         "(strand in column 6), narrowPeak (windows centred on the summit) or GTF (--gtf-feature rows), "
-        "labelled by LABEL= or --label-column.",
+        "labelled by LABEL= or --label-column. A CSV/TSV 'split' column (train/valid/dev/test) also gives splits.",
         show_default=False,
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Prepared dataset to write (Parquet; written atomically).", show_default=False),
@@ -110,8 +111,16 @@ def main_command(
     split_mode: str = typer.Option(
         "auto",
         "--split-mode",
-        help=f"How to split: {', '.join(SPLIT_MODES)}. auto = held-out chromosomes when every example has "
-        "coordinates, else stratified random.",
+        help=f"How to split: {', '.join(SPLIT_MODES)}. auto = the inputs' own splits when given (SPLIT:PATH or a "
+        "split column; without a given validation split, --valid-fraction of train becomes one), else held-out "
+        "chromosomes when every example has coordinates, else stratified random.",
+    ),
+    drop_leaking: bool = typer.Option(
+        False,
+        "--drop-leaking/--keep-leaking",
+        help="With given splits: drop rows whose sequence (either strand) already sits in an earlier split "
+        "(train, then valid, then test). Default: keep the benchmark as published; the leakage is measured "
+        "and reported in the summary either way. Chromosome and random splits always drop such rows.",
     ),
     test_chroms: str = typer.Option("chr8,chr9", "--test-chroms", help="Comma-separated chromosomes held out for the test split (chrom mode)."),
     valid_chroms: str = typer.Option("chr10", "--valid-chroms", help="Comma-separated chromosomes held out for the validation split (chrom mode)."),
@@ -143,7 +152,8 @@ def main_command(
     Cleaning: non-ACGT symbols become N; examples failing --min-length or --max-n-fraction are
     dropped; exact duplicate sequences are kept once (a sequence seen with two labels is dropped
     entirely); a sequence whose reverse complement sits in another split is kept only in the
-    earliest split (train, then valid, then test). Coordinates are 0-based half-open (FASTA headers
+    earliest split (train, then valid, then test). Splits given by the inputs are kept as they are
+    (leakage across them is measured and reported; --drop-leaking removes it). Coordinates are 0-based half-open (FASTA headers
     like chr1:100-300 are read as BED-style, 0-based starts) and describe the real bases of each
     window. Every dropped row is counted by reason in the summary.
     """
@@ -174,6 +184,7 @@ def main_command(
         seed=seed,
         rc_augment=rc_augment,
         classes=classes,
+        drop_leaking=drop_leaking,
     )
     prepared = prepare(inputs, options)
     prepared.summary["output"] = str(output)

@@ -40,6 +40,41 @@ def drop_exact_duplicates(examples: list[Example]) -> tuple[list[Example], dict[
     return kept, dict(dropped)
 
 
+def measure_leakage(examples: list[Example], splits: list[str]) -> dict:
+    """How many rows of each later split repeat an earlier split's sequence, exactly or as a reverse complement.
+
+    Reported for every dataset so that a benchmark kept as published (whose splits may leak) says
+    so. ``pairs`` counts rows of the later split (``train->test``: test rows whose sequence, on
+    either strand, is in train); the totals count each leaking row once.
+    """
+    order = list(SPLIT_PRIORITY)
+    by_split: dict[str, set[str]] = {s: set() for s in order}
+    for example, split in zip(examples, splits):
+        by_split[split].add(example.sequence)
+    pairs: dict[str, dict[str, int]] = {}
+    total_exact = total_rc = 0
+    for example, split in zip(examples, splits):
+        rc = reverse_complement(example.sequence)
+        worst = None
+        for earlier in order[: order.index(split)]:
+            kind = "exact_duplicates" if example.sequence in by_split[earlier] else (
+                "reverse_complements" if rc in by_split[earlier] else None)
+            if kind is None:
+                continue
+            counts = pairs.setdefault(f"{earlier}->{split}", {"exact_duplicates": 0, "reverse_complements": 0})
+            counts[kind] += 1
+            worst = "exact_duplicates" if kind == "exact_duplicates" or worst == "exact_duplicates" else kind
+        total_exact += worst == "exact_duplicates"
+        total_rc += worst == "reverse_complements"
+    within = sum(splits.count(split) - len(seqs) for split, seqs in by_split.items())
+    return {
+        "exact_duplicates_across_splits": total_exact,
+        "reverse_complements_across_splits": total_rc,
+        "duplicates_within_splits": within,
+        "pairs": pairs,
+    }
+
+
 def drop_cross_split_pairs(examples: list[Example], splits: list[str]) -> tuple[list[Example], list[str], int]:
     """Drop copies of a sequence (either strand) outside the earliest split (train < valid < test) holding it."""
     best: dict[str, int] = {}

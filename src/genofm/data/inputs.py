@@ -33,15 +33,28 @@ _SUFFIX_KIND = {
 }
 _GZIP_MAGIC = b"\x1f\x8b"
 _LABEL = re.compile(r"^[^/\\=]+$")
+#: names a benchmark may give its splits, mapped to genofm's three (``dev`` is the common name for validation)
+SPLIT_NAMES = {
+    "train": "train", "training": "train",
+    "valid": "valid", "validation": "valid", "val": "valid", "dev": "valid",
+    "test": "test", "testing": "test",
+}
+
+
+def split_name(text: str) -> str | None:
+    """``dev`` -> ``valid``; None when ``text`` names no split."""
+    return SPLIT_NAMES.get(text.strip().lower())
 
 
 @dataclass(frozen=True)
 class InputSpec:
-    """One positional input: its path, the label given with ``LABEL=`` (if any) and its kind."""
+    """One positional input: its path, the label given with ``LABEL=`` (if any), its kind and the
+    split it belongs to when the user gave one (``test=file``, ``test:LABEL=file``)."""
 
     path: Path
     label: str | None
     kind: str
+    split: str | None = None
 
     @property
     def display(self) -> str:
@@ -49,18 +62,29 @@ class InputSpec:
 
 
 def parse_input(text: str) -> InputSpec:
-    """``oct4=peaks.fa`` -> label ``oct4``; a path that itself contains ``=`` still works when it exists."""
+    """``oct4=peaks.fa`` -> label ``oct4``; ``test=test.csv`` -> the test split (labels from the file);
+    ``test:oct4=peaks.fa`` -> both. Split names: train, valid (or dev, validation), test. A path that
+    itself contains ``=`` still works when it exists."""
     label: str | None = None
+    split: str | None = None
     path = Path(text)
     if "=" in text and not path.exists():
         head, tail = text.split("=", 1)
         if _LABEL.match(head) and head.strip():
-            label, path = head.strip(), Path(tail)
+            head = head.strip()
+            first, colon, rest = head.partition(":")
+            if split_name(first) is not None:
+                split, label = split_name(first), (rest.strip() or None)
+            elif colon and split_name(rest) is not None:
+                raise GenofmError(f"{text}: the split comes first; write {rest.strip()}:{first}={tail}")
+            else:
+                label = head
+            path = Path(tail)
     if not path.exists():
         raise GenofmError(f"{path}: input file not found; give INPUT as [LABEL=]PATH to an existing file")
     if not path.is_file():
         raise GenofmError(f"{path}: input is not a regular file; give INPUT as [LABEL=]PATH to a file")
-    return InputSpec(path=path, label=label, kind=detect_kind(path))
+    return InputSpec(path=path, label=label, kind=detect_kind(path), split=split)
 
 
 def _suffix(path: Path) -> str:

@@ -4,6 +4,10 @@ The order of steps matters and is fixed here: read -> window -> filter (on real 
 asked for by ``--length`` never fails the N filter) -> drop exact duplicates -> subsample -> split
 -> drop reverse-complement pairs straddling splits -> augment the training split. Augmenting last
 guarantees reverse-complement copies exist only in train, where they cannot leak.
+
+Splits given by the inputs (a benchmark's own train/dev/test) are kept as they are: duplicates and
+reverse complements across them are measured and reported, and dropped only on request
+(``--drop-leaking``), because a published test set changed silently is no longer that benchmark.
 """
 
 from __future__ import annotations
@@ -19,14 +23,14 @@ import pandas as pd
 
 from genofm import __version__
 from genofm.data.chroms import chrom_sort_key, parse_chrom_list
-from genofm.data.dedup import drop_cross_split_pairs, drop_exact_duplicates
+from genofm.data.dedup import drop_cross_split_pairs, drop_exact_duplicates, measure_leakage
 from genofm.data.extract import examples_from_intervals
 from genofm.data.fasta import compile_label_regex, read_fasta
 from genofm.data.genome import Genome
 from genofm.data.inputs import InputSpec, parse_input, sha256
 from genofm.data.intervals import read_bed, read_gtf
 from genofm.data.records import Example
-from genofm.data.splits import check_splits, chrom_splits, random_splits, resolve_mode
+from genofm.data.splits import check_splits, chrom_splits, given_splits, random_splits, resolve_mode
 from genofm.data.tables import read_table
 from genofm.data.windows import ANCHORS, resize_example
 from genofm.errors import GenofmError
@@ -59,6 +63,7 @@ class PrepareOptions:
     seed: int = 0
     rc_augment: bool = False
     classes: str | None = None
+    drop_leaking: bool = False
 
     def validate(self) -> None:
         if self.length is not None and self.length < 1:
@@ -112,7 +117,10 @@ def _read_inputs(specs: list[InputSpec], options: PrepareOptions, dropped: Count
                 if unknown:
                     dropped["unknown_chromosome"] += unknown
                     log.warning("%s: dropped %d intervals on chromosomes missing from the genome", spec.path, unknown)
-            log.info("%s: %d %s records", spec.path, len(found), spec.kind)
+            if spec.split is not None:
+                for example in found:
+                    example.split = spec.split
+            log.info("%s: %d %s records%s", spec.path, len(found), spec.kind, f" ({spec.split} split)" if spec.split else "")
             described.append({"path": str(spec.path), "label": spec.label, "kind": spec.kind, "records": len(found), "sha256": sha256(spec.path)})
             examples.extend(found)
     finally:
@@ -286,12 +294,15 @@ def prepare(inputs: list[str], options: PrepareOptions) -> Prepared:
             f"all {total} sequences were filtered out ({dict(dropped)}); check the inputs or relax "
             "--min-length / --max-n-fraction"
         )
-    examples, duplicates = drop_exact_duplicates(examples)
-    dropped.update(duplicates)
+    mode = resolve_mode(options.split_mode, examples)
+    if mode != "given":
+        examples, duplicates = drop_exact_duplicates(examples)
+        dropped.update(duplicates)
     examples = _subsample(examples, options.max_per_class, options.seed, dropped)
     classes = _classes(examples, options.classes)
-    mode = resolve_mode(options.split_mode, examples)
-    if mode == "chrom":
+    if mode == "given":
+        splits, detail = given_splits(examples, options.valid_fraction, options.seed)
+    elif mode == "chrom":
         test_chroms, valid_chroms = parse_chrom_list(options.test_chroms), parse_chrom_list(options.valid_chroms)
         splits = chrom_splits(examples, test_chroms, valid_chroms)
         present = sorted({e.chrom for e in examples if e.chrom}, key=chrom_sort_key)
@@ -299,16 +310,28 @@ def prepare(inputs: list[str], options: PrepareOptions) -> Prepared:
     else:
         splits = random_splits(examples, options.test_fraction, options.valid_fraction, options.seed)
         detail = f"random split, test fraction {options.test_fraction}"
-    examples, splits, leaked = drop_cross_split_pairs(examples, splits)
-    if leaked:
-        dropped["reverse_complement_in_other_split"] += leaked
-        log.info("dropped %d sequences whose reverse complement is in an earlier split", leaked)
+    leakage = measure_leakage(examples, splits)
+    if mode != "given" or options.drop_leaking:
+        examples, splits, leaked = drop_cross_split_pairs(examples, splits)
+        if leaked:
+            reason = "leaking_across_given_splits" if mode == "given" else "reverse_complement_in_other_split"
+            dropped[reason] += leaked
+            log.info("dropped %d sequences whose copy (either strand) is in an earlier split", leaked)
+    elif leakage["exact_duplicates_across_splits"] or leakage["reverse_complements_across_splits"]:
+        log.warning(
+            "the given splits leak: %d rows repeat an earlier split's sequence and %d its reverse complement (%s); "
+            "kept as given, --drop-leaking removes them",
+            leakage["exact_duplicates_across_splits"], leakage["reverse_complements_across_splits"],
+            ", ".join(f"{k} {v['exact_duplicates']}+{v['reverse_complements']}" for k, v in leakage["pairs"].items()),
+        )
     warnings = check_splits(examples, splits, classes, detail)
     for warning in warnings:
         log.warning(warning)
     augmented = _augment(examples, splits, dropped) if options.rc_augment else []
     frame = _frame(examples, splits, augmented)
     summary = _summary(frame, classes, dropped, described, options, mode, warnings, examples)
+    summary["split_detail"] = detail
+    summary["leakage"] = {"measured_before_removal": leakage, "kept": mode == "given" and not options.drop_leaking}
     log.info(
         "prepared %d rows (%s; %d reverse-complement training copies) in %d classes, %s split; dropped %s",
         len(frame), ", ".join(f"{k} {v}" for k, v in summary["totals"].items()), len(augmented), len(classes), mode,

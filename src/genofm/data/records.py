@@ -40,6 +40,8 @@ class Example:
     end: int | None = None
     strand: str | None = None
     padding: int = 0
+    #: split given by the input (``train=file``, a table's ``split`` column); None when prepare chooses
+    split: str | None = None
 
     @property
     def real_length(self) -> int:

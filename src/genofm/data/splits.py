@@ -1,4 +1,8 @@
-"""Assign train/valid/test: held-out chromosomes when coordinates exist, stratified random otherwise.
+"""Assign train/valid/test: the user's own splits when given, held-out chromosomes when coordinates
+exist, stratified random otherwise.
+
+Benchmarks come with their own splits (an independent test set, train/dev/test files); scores are
+only comparable with published ones when those splits are kept, so given splits win in auto mode.
 
 Random splits of genomic windows overstate performance (neighbouring and repeated regions land on
 both sides), so chromosome hold-out is the default whenever every example has coordinates. Random
@@ -17,11 +21,28 @@ from genofm.data.dedup import canonical
 from genofm.data.records import Example
 from genofm.errors import GenofmError
 
-SPLIT_MODES = ("auto", "chrom", "random")
+SPLIT_MODES = ("auto", "given", "chrom", "random")
 log = logging.getLogger("genofm.prepare")
 
 
 def resolve_mode(mode: str, examples: list[Example]) -> str:
+    with_split = sum(e.split is not None for e in examples)
+    if mode in ("auto", "given") and with_split:
+        if with_split < len(examples):
+            sources = sorted({e.source for e in examples if e.split is None})
+            raise GenofmError(
+                f"{sources[0]}: {len(examples) - with_split} of {len(examples)} sequences have no given split while others "
+                "do; give every input a split (train=FILE, valid=FILE, test=FILE, or a split column), or pass "
+                "--split-mode chrom/random to ignore the given splits"
+            )
+        return "given"
+    if mode == "given":
+        raise GenofmError(
+            "--split-mode given needs splits from the inputs: write them as train=FILE valid=FILE test=FILE "
+            "(or SPLIT:LABEL=FILE), or add a split column to the table"
+        )
+    if with_split:
+        log.warning("ignoring the splits given by the inputs (--split-mode %s)", mode)
     with_coords = sum(e.chrom is not None for e in examples)
     if mode == "auto":
         if with_coords == len(examples):
@@ -77,6 +98,24 @@ def random_splits(examples: list[Example], test_fraction: float, valid_fraction:
             for member in groups[keys[position]]:
                 splits[member] = split
     return splits
+
+
+def given_splits(examples: list[Example], valid_fraction: float, seed: int) -> tuple[list[str], str]:
+    """The inputs' own splits; without a given validation split, ``valid_fraction`` of train becomes one.
+
+    The test split is never touched (it is the benchmark's); a validation split carved from train
+    (stratified, both strands together) lets early stopping and model choice avoid the test split.
+    """
+    splits = [e.split or "train" for e in examples]
+    if "valid" in splits or valid_fraction <= 0:
+        return splits, "splits given by the inputs"
+    train = [i for i, s in enumerate(splits) if s == "train"]
+    carved = random_splits([examples[i] for i in train], 0.0, valid_fraction, seed)
+    for index, split in zip(train, carved):
+        splits[index] = split
+    n_valid = carved.count("valid")
+    log.info("no validation split given: %d training sequences (--valid-fraction %s) form one", n_valid, valid_fraction)
+    return splits, f"splits given by the inputs; validation = {n_valid} sequences drawn from train (--valid-fraction {valid_fraction})"
 
 
 def _count(n: int, fraction: float) -> int:

@@ -3,6 +3,7 @@
 Published tables are messy: padded columns (UCI splice), mixed case (E. coli promoters), numeric
 labels. Column names and values are stripped, labels are read as text (``1`` stays ``"1"``), and
 optional ``chrom``/``start``/``end``/``strand`` columns carry coordinates for chromosome splits.
+A ``split`` column (train/valid/dev/test) keeps a benchmark's own splits.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from genofm.data.chroms import display_name
-from genofm.data.inputs import InputSpec, open_text
+from genofm.data.inputs import InputSpec, open_text, split_name
 from genofm.data.records import Example, clean_sequence
 from genofm.errors import GenofmError
 
@@ -59,6 +60,7 @@ def read_table(
     coord_cols = [c for c in ("chrom", "start", "end") if c in frame.columns]
     has_coords = len(coord_cols) == 3
     strand_col = "strand" if has_coords and "strand" in frame.columns else None
+    split_col = next((c for c in frame.columns if c.lower() == "split"), None) if spec.split is None else None
 
     examples: list[Example] = []
     stem = spec.path.name
@@ -77,6 +79,13 @@ def read_table(
             raise GenofmError(f"{spec.path}: line {row_no}: empty {lab_col!r}; every row needs a label")
         name = values[id_col] if id_col else f"{stem}:{row_no}"
         example = Example(name=name, sequence=clean_sequence(sequence.replace("-", "")), label=label, source=str(spec.path))
+        if split_col is not None:
+            example.split = split_name(values[split_col])
+            if example.split is None:
+                raise GenofmError(
+                    f"{spec.path}: line {row_no}: {split_col!r} value {values[split_col]!r} is not a split; "
+                    "use train, valid (or dev) or test"
+                )
         if has_coords and values["chrom"]:
             try:
                 start, end = int(values["start"]), int(values["end"])
