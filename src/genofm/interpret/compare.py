@@ -3,11 +3,17 @@
 The pipeline trains every (dataset x backbone x head) combination and calls this once, so the
 question "which representation works best for which task" is answered by a single TSV with test
 metrics and their bootstrap intervals, plus a bar chart of AUROC with its interval.
+
+Rows are named by backbone and the options that tell models apart (``kmer k=6``), so two models
+differing only by an option stay distinguishable. Models that differ only by their seed are
+summarised as one ``seeds`` row (mean and sd of every metric) plus an ``ensemble`` row (their
+averaged probabilities, scored like any model), next to the individual seeds.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Sequence
 
@@ -20,6 +26,53 @@ from genofm.interpret import report as html
 
 COMPARISON_TSV = "comparison.tsv"
 COMPARISON_HTML = "comparison.html"
+#: what a comparison row is: one model folder, the mean +- sd of several seeds, or their ensemble
+ROW_KINDS = ("model", "seeds", "ensemble")
+
+log = logging.getLogger("genofm")
+
+
+def _members(provenance: dict) -> list[dict]:
+    """Every backbone behind a model (several for a stacked head on joined embeddings)."""
+    return list(provenance.get("stack") or [provenance])
+
+
+def _default_options(backbone: str) -> dict:
+    """The registered backbone's option defaults ({} for names outside the registry, e.g. fine-tuned-only models)."""
+    from genofm.backbones import REGISTRY, backbone_class
+
+    if backbone not in REGISTRY:
+        return {}
+    try:
+        return backbone_class(backbone).Options().to_dict()
+    except Exception:  # an optional dependency missing: name the options without defaults
+        return {}
+
+
+def _shown_options(rows: list[dict]) -> dict[str, list[str]]:
+    """Per backbone, the option keys worth naming: those off the default or varying between compared models."""
+    values: dict[str, dict[str, set]] = {}
+    for row in rows:
+        for member in _members(row["_provenance"]):
+            per_key = values.setdefault(str(member.get("backbone", "?")), {})
+            for key, value in (member.get("options") or {}).items():
+                per_key.setdefault(key, set()).add(json.dumps(value, sort_keys=True, default=str))
+    shown = {}
+    for backbone, per_key in values.items():
+        defaults = {k: json.dumps(v, sort_keys=True, default=str) for k, v in _default_options(backbone).items()}
+        shown[backbone] = [k for k, seen in per_key.items() if len(seen) > 1 or seen != {defaults.get(k)}]
+    return shown
+
+
+def model_label(provenance: dict, shown: dict[str, list[str]]) -> str:
+    """``kmer k=6``; ``kmer k=6 + spliceai`` for a stacked head."""
+    parts = []
+    for member in _members(provenance):
+        backbone = str(member.get("backbone", "?"))
+        options = member.get("options") or {}
+        keys = [k for k in shown.get(backbone, []) if k in options]
+        parts.append(" ".join([backbone, *(f"{k}={options[k]}" for k in keys)]))
+    return " + ".join(parts)
 
 
 def comparison_row(model_dir: Path, dataset_name: str | None = None) -> dict:
@@ -36,36 +89,85 @@ def comparison_row(model_dir: Path, dataset_name: str | None = None) -> dict:
         raise GenofmError(f"{path}: not a genofm metrics file; re-run genofm-train") from None
     data = document.get("dataset") or {}
     dataset = dataset_name or data.get("name") or model_dir.name
-    backbone = document["backbone"].get("backbone", "?")
+    provenance = document["backbone"]
+    backbone = "+".join(str(m.get("backbone", "?")) for m in _members(provenance))
     head = document.get("head") if document["kind"] == "head" else "finetuned"
     row = {
-        "name": f"{dataset} {backbone} {head}" + (f" [{document['feature_group']}]" if document.get("feature_group") else ""),
+        "name": "",
+        "kind": "model",
         "dataset": dataset,
+        "model": "",
         "backbone": backbone,
+        "options": json.dumps([m.get("options") or {} for m in _members(provenance)] if provenance.get("stack")
+                              else provenance.get("options") or {}, sort_keys=True, default=str),
         "head": head,
+        "seed": document.get("seed"),
+        "n_seeds": 1,
         "feature_group": document.get("feature_group") or "",
         "n_features": len(document.get("feature_names", [])) or None,
         "n_train": data.get("n_train"),
         "n_test": data.get("n_test"),
         "classes": ",".join(document["classes"]),
     }
-    for name in METRICS:
-        entry = metrics.get(name) or {}
-        row[name] = entry.get("value")
-        row[f"{name}_ci_low"] = entry.get("ci_low")
-        row[f"{name}_ci_high"] = entry.get("ci_high")
+    _fill_metrics(row, metrics)
     row["model_dir"] = str(model_dir)
+    row["_provenance"] = provenance
     return row
 
 
-def compare_models(model_dirs: Sequence[Path], names: Sequence[str] | None = None) -> pd.DataFrame:
-    """One row per model folder, sorted by dataset then AUROC (best first)."""
+def _fill_metrics(row: dict, metrics: dict) -> None:
+    for name in METRICS:
+        entry = metrics.get(name) or {}
+        row[name] = entry.get("value")
+        row[f"{name}_sd"] = None
+        row[f"{name}_ci_low"] = entry.get("ci_low")
+        row[f"{name}_ci_high"] = entry.get("ci_high")
+
+
+def _seed_rows(group: list[dict], n_bootstrap: int) -> list[dict]:
+    """The ``seeds`` (mean +- sd) and ``ensemble`` rows of models that differ only by their seed."""
+    from genofm.evaluation.seeds import ensemble_metrics, metric_spread
+
+    first = group[0]
+    seeds = sorted(int(r["seed"]) for r in group)
+    common = {k: first[k] for k in ("dataset", "model", "backbone", "options", "head", "feature_group", "n_features",
+                                    "n_train", "n_test", "classes")}
+    spread = {"kind": "seeds", **common, "seed": ",".join(map(str, seeds)), "n_seeds": len(group),
+              "name": f"{first['name']} (mean of {len(group)} seeds)", "model_dir": ""}
+    for name in METRICS:
+        spread[f"{name}_ci_low"] = spread[f"{name}_ci_high"] = None
+    spread.update(metric_spread(group))
+    ensemble = {"kind": "ensemble", **common, "seed": spread["seed"], "n_seeds": len(group),
+                "name": f"{first['name']} (ensemble of {len(group)} seeds)", "model_dir": ""}
+    _fill_metrics(ensemble, ensemble_metrics([Path(r["model_dir"]) for r in group], first["classes"].split(","),
+                                             n_bootstrap=n_bootstrap, seed=0)["metrics"])
+    return [spread, ensemble]
+
+
+def compare_models(model_dirs: Sequence[Path], names: Sequence[str] | None = None, n_bootstrap: int = 1000) -> pd.DataFrame:
+    """One row per model folder, plus seeds/ensemble rows for models differing only by seed; sorted by
+    dataset then AUROC (best first)."""
     if not model_dirs:
         raise GenofmError("no model folders given; pass one or more genofm-train output folders")
     if names and len(names) != len(model_dirs):
         raise GenofmError(f"{len(names)} --name value(s) for {len(model_dirs)} model folders; give one per folder or none")
     rows = [comparison_row(Path(d), names[i] if names else None) for i, d in enumerate(model_dirs)]
-    table = pd.DataFrame(rows)
+    shown = _shown_options(rows)
+    for row in rows:
+        row["model"] = model_label(row.pop("_provenance"), shown)
+        row["name"] = f"{row['dataset']} {row['model']} {row['head']}" + (f" [{row['feature_group']}]" if row["feature_group"] else "")
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["dataset"], row["model"], row["head"], row["feature_group"]), []).append(row)
+    extra = []
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        if len({r["seed"] for r in group}) < len(group) or any(r["seed"] is None for r in group):
+            log.warning("%d models named %r share a seed; listed separately, not as seeds of one model", len(group), group[0]["name"])
+            continue
+        extra.extend(_seed_rows(group, n_bootstrap))
+    table = pd.DataFrame(rows + extra)
     return table.sort_values(["dataset", "auroc"], ascending=[True, False], na_position="last").reset_index(drop=True)
 
 
@@ -75,20 +177,34 @@ def write_comparison(table: pd.DataFrame, output: Path) -> None:
 
     with atomic_path(output, directory=True) as tmp:
         table.to_csv(tmp / COMPARISON_TSV, sep="\t", index=False, na_rep="")
-        metric_bar_plot(table, "auroc", tmp / "auroc.png")
-        metric_bar_plot(table, "auprc", tmp / "auprc.png")
+        plotted = table[table["kind"] != "seeds"]
+        metric_bar_plot(plotted, "auroc", tmp / "auroc.png")
+        metric_bar_plot(plotted, "auprc", tmp / "auprc.png")
         shown = table.copy()
         for name in METRICS:
             shown[f"{name} (95% CI)"] = [
                 f"{v:.3f} ({lo:.3f}-{hi:.3f})" if pd.notna(v) and pd.notna(lo) else ("" if pd.isna(v) else f"{v:.3f}")
                 for v, lo, hi in zip(table[name], table[f"{name}_ci_low"], table[f"{name}_ci_high"])
             ]
-        columns = ["dataset", "backbone", "head", "feature_group", "n_train", "n_test", *[f"{m} (95% CI)" for m in METRICS]]
+            shown.loc[table["kind"] == "seeds", f"{name} (95% CI)"] = [
+                f"{v:.3f} \u00b1 {sd:.3f} (sd)" if pd.notna(v) and pd.notna(sd) else ""
+                for v, sd in zip(table.loc[table["kind"] == "seeds", name], table.loc[table["kind"] == "seeds", f"{name}_sd"])
+            ]
+        columns = ["dataset", "model", "head", "feature_group", "kind", "seed", "n_train", "n_test", *[f"{m} (95% CI)" for m in METRICS]]
+        summary = table["kind"] != "model"
+        grouped = set(zip(table.loc[summary, "dataset"], table.loc[summary, "model"], table.loc[summary, "head"]))
+        single = [(d, m, h) not in grouped for d, m, h in zip(table["dataset"], table["model"], table["head"])]
+        main_rows = summary | pd.Series(single, index=table.index)
+        n_models = int((table["kind"] == "model").sum())
         blocks = [
-            html.paragraph(f"{len(table)} models compared on their own held-out test splits. Intervals are class-stratified "
-                           "bootstrap 95% intervals; models of different datasets are not comparable with each other."),
-            html.section("Test metrics", html.table(shown[columns], max_rows=500, note=f"Full table: {COMPARISON_TSV}")),
+            html.paragraph(f"{n_models} models compared on their own held-out test splits. Intervals are class-stratified "
+                           "bootstrap 95% intervals; models of different datasets are not comparable with each other. "
+                           "A model trained with several seeds is shown as the mean \u00b1 sd of its seeds' metrics "
+                           "(kind seeds) and as the ensemble of their averaged probabilities (kind ensemble)."),
+            html.section("Test metrics", html.table(shown.loc[main_rows, columns], max_rows=500, note=f"Full table: {COMPARISON_TSV}")),
             html.section("AUROC", html.image(tmp / "auroc.png", "Test AUROC with 95% interval")),
             html.section("AUPRC", html.image(tmp / "auprc.png", "Test AUPRC with 95% interval")),
         ]
+        if summary.any():
+            blocks.append(html.section("Individual seeds", html.table(shown.loc[~main_rows, columns], max_rows=500)))
         (tmp / COMPARISON_HTML).write_text(html.page("genofm model comparison", blocks), encoding="utf-8")

@@ -1,0 +1,66 @@
+"""Several seeds of one model: the spread of every metric and the ensemble of their probabilities.
+
+A single seed's score mixes the model with the luck of its initialisation and cross-validation
+folds; the HERV seed paper reported mean +- sd over seeds, and averaging the seeds' probabilities
+(an ensemble) is usually better than any one of them. Both are computed from the model folders'
+own files (metrics.json, test_predictions.tsv), so nothing is re-trained or re-predicted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from genofm.errors import GenofmError
+from genofm.evaluation.metrics import METRICS, evaluate
+
+PREDICTIONS_TSV = "test_predictions.tsv"
+
+
+def metric_spread(rows: Sequence[dict]) -> dict[str, float | None]:
+    """``{"auroc": mean, "auroc_sd": sd, ...}`` over the seeds' point estimates (sd with n - 1)."""
+    out: dict[str, float | None] = {}
+    for name in METRICS:
+        values = np.array([r.get(name) for r in rows if r.get(name) is not None], dtype=float)
+        out[name] = float(values.mean()) if values.size else None
+        out[f"{name}_sd"] = float(values.std(ddof=1)) if values.size > 1 else None
+    return out
+
+
+def _read_predictions(model_dir: Path, classes: Sequence[str]) -> pd.DataFrame:
+    path = Path(model_dir) / PREDICTIONS_TSV
+    if not path.is_file():
+        raise GenofmError(f"{path}: not found; the model folder is incomplete, re-run genofm-train")
+    table = pd.read_csv(path, sep="\t", dtype={"id": str, "label": str}, keep_default_na=False)
+    wanted = ["id", "label", *(f"prob_{c}" for c in classes)]
+    missing = [c for c in wanted if c not in table.columns]
+    if missing:
+        raise GenofmError(f"{path}: lacks column(s) {missing}; re-run genofm-train")
+    return table[wanted].set_index("id")
+
+
+def ensemble_metrics(model_dirs: Sequence[Path], classes: Sequence[str], n_bootstrap: int = 1000, seed: int = 0) -> dict:
+    """Metrics of the average of the models' test probabilities (rows matched by id).
+
+    The models must have been evaluated on the same test rows with the same labels; anything else
+    is not an ensemble of seeds but a mix of datasets.
+    """
+    tables = [_read_predictions(Path(d), classes) for d in model_dirs]
+    first = tables[0]
+    for directory, table in zip(model_dirs[1:], tables[1:]):
+        if set(table.index) != set(first.index) or not table.loc[first.index, "label"].equals(first["label"]):
+            raise GenofmError(
+                f"{Path(directory) / PREDICTIONS_TSV}: other test rows or labels than {Path(model_dirs[0]) / PREDICTIONS_TSV}; "
+                "an ensemble averages seeds of one model on one dataset"
+            )
+    columns = [f"prob_{c}" for c in classes]
+    proba = np.mean([t.loc[first.index, columns].to_numpy(dtype=float) for t in tables], axis=0)
+    index = {c: k for k, c in enumerate(classes)}
+    unknown = sorted(set(first["label"]) - set(index))
+    if unknown:
+        raise GenofmError(f"{Path(model_dirs[0]) / PREDICTIONS_TSV}: label {unknown[0]!r} is not one of the model's classes")
+    truth = first["label"].map(index).to_numpy(dtype=np.int64)
+    return evaluate(truth, proba, classes, n_bootstrap=n_bootstrap, seed=seed)
