@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from genofm.cli.common import parse_pairs, run_app, setup_logging, version_callback
+from genofm.cli.common import limit_threads, parse_pairs, run_app, setup_logging, version_callback
 from genofm.errors import GenofmError
 
 app = typer.Typer(add_completion=False, rich_markup_mode="markdown", no_args_is_help=True)
@@ -34,7 +34,7 @@ class ClassWeight(str, enum.Enum):
 HEAD_PANEL = "Heads on frozen embeddings"
 LOGREG_PANEL = "Logistic regression (--head logreg)"
 NONLINEAR_PANEL = "Non-linear heads (--head mlp / gboost)"
-FINETUNE_PANEL = "Fine-tuning (--finetune)"
+FINETUNE_PANEL = "End-to-end training (--finetune)"
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -73,14 +73,14 @@ def train(
     alpha: Annotated[float, typer.Option(min=0.0, help="MLP L2 penalty (gboost: l2_regularization).", rich_help_panel=NONLINEAR_PANEL)] = 1e-3,
     finetune: Annotated[
         Optional[str],
-        typer.Option(help="Fine-tune this backbone end to end instead of fitting a head (sei, dnabert2, dnabert6, gpt2dna); needs --weights.", rich_help_panel=FINETUNE_PANEL, show_default=False),
+        typer.Option(help="Train end to end on sequences instead of fitting a head: fine-tune a backbone (sei, dnabert2, dnabert6, gpt2dna; needs --weights) or train the cnn from scratch (no --weights; -O architecture=basset|dilated).", rich_help_panel=FINETUNE_PANEL, show_default=False),
     ] = None,
     weights: Annotated[Optional[Path], typer.Option(help="Backbone checkpoint (file or folder) to fine-tune.", rich_help_panel=FINETUNE_PANEL, show_default=False)] = None,
     option: Annotated[Optional[list[str]], typer.Option("--option", "-O", help="Backbone option key=value for --finetune (repeatable), as for genofm-embed.", rich_help_panel=FINETUNE_PANEL, show_default=False)] = None,
-    epochs: Annotated[Optional[int], typer.Option(min=1, help="Fine-tuning epochs [3]; MLP: maximum epochs [200].", rich_help_panel=FINETUNE_PANEL, show_default=False)] = None,
-    learning_rate: Annotated[Optional[float], typer.Option(min=0.0, help="Fine-tuning learning rate [2e-5]; MLP [1e-3]; gboost [0.1].", rich_help_panel=FINETUNE_PANEL, show_default=False)] = None,
-    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Fine-tuning batch size [16]; MLP [64].", rich_help_panel=FINETUNE_PANEL, show_default=False)] = None,
-    patience: Annotated[Optional[int], typer.Option(min=1, help="Early stopping: epochs without validation improvement (fine-tuning [2], MLP [10]) or boosting rounds (gboost [10]).", rich_help_panel=FINETUNE_PANEL, show_default=False)] = None,
+    epochs: Annotated[Optional[int], typer.Option(min=1, help="Fine-tuning epochs [3; cnn 30]; MLP: maximum epochs [200].", rich_help_panel=FINETUNE_PANEL, show_default=False)] = None,
+    learning_rate: Annotated[Optional[float], typer.Option(min=0.0, help="Fine-tuning learning rate [2e-5; cnn 1e-3]; MLP [1e-3]; gboost [0.1].", rich_help_panel=FINETUNE_PANEL, show_default=False)] = None,
+    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Fine-tuning batch size [16; cnn 64]; MLP [64].", rich_help_panel=FINETUNE_PANEL, show_default=False)] = None,
+    patience: Annotated[Optional[int], typer.Option(min=1, help="Early stopping: epochs without validation improvement (fine-tuning [2], cnn [4], MLP [10]) or boosting rounds (gboost [10]).", rich_help_panel=FINETUNE_PANEL, show_default=False)] = None,
     lora_rank: Annotated[int, typer.Option(min=0, help="Low-rank adapter rank (0: full fine-tuning).", rich_help_panel=FINETUNE_PANEL)] = 0,
     freeze_backbone: Annotated[bool, typer.Option(help="Train only the new classification head.", rich_help_panel=FINETUNE_PANEL)] = False,
     max_steps: Annotated[Optional[int], typer.Option(min=1, help="Cap on optimiser steps (quick looks, tests).", rich_help_panel=FINETUNE_PANEL, show_default=False)] = None,
@@ -88,6 +88,7 @@ def train(
     precision: Annotated[str, typer.Option(help="auto (bf16 on capable GPUs, fp32 on CPU), fp32, bf16 or fp16.", rich_help_panel=FINETUNE_PANEL)] = "auto",
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap replicates for the 95% confidence intervals of the test metrics.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed for cross-validation folds, bootstrap, initialisation and fine-tuning.")] = 0,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for torch, BLAS and OpenMP (e.g. Nextflow's task.cpus). Default: the libraries' choice.", show_default=False)] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     version: Annotated[Optional[bool], typer.Option("--version", callback=version_callback, is_eager=True, help="Print the version and exit.")] = None,
 ) -> None:
@@ -110,9 +111,12 @@ def train(
     columns form a feature group (--feature-group kmer trains on that backbone alone), and
     model.json records every backbone's provenance under backbone.stack.
 
-    **Fine-tuning** a backbone end to end:
+    **Fine-tuning** a backbone end to end, or training a CNN from scratch:
 
         genofm-train dataset.parquet --finetune dnabert2 --weights DNABERT-2-117M/ --output model/
+        genofm-train dataset.parquet --finetune cnn -O architecture=dilated --output model/
+
+    Both stop early on the valid split's loss and keep the best epoch.
 
     The model folder holds model.json (classes, features, backbone provenance, hyper-parameters,
     training log), model.safetensors (no pickle), metrics.json (AUROC, AUPRC, MCC, F1 and
@@ -120,17 +124,16 @@ def train(
     test_predictions.tsv, roc_curve.png and pr_curve.png.
     """
     setup_logging(verbose)
+    limit_threads(threads)
     from genofm.heads import head_class
     from genofm.heads.training import train_finetuned, train_head
 
     if finetune is not None:
         if embeddings:
             raise GenofmError("--finetune trains on sequences; drop --embeddings (or drop --finetune to fit a head)")
-        if weights is None:
-            raise GenofmError(f"--finetune {finetune} needs --weights (the backbone checkpoint to start from)")
-        from genofm.finetune import FinetuneOptions
+        from genofm.finetune import FinetuneOptions, default_options
 
-        defaults = FinetuneOptions()
+        defaults = default_options(finetune)
         options = FinetuneOptions(
             epochs=epochs or defaults.epochs,
             learning_rate=learning_rate if learning_rate is not None else defaults.learning_rate,

@@ -1,8 +1,10 @@
-"""Fine-tuning a backbone end to end (as opposed to fitting a head on frozen embeddings).
+"""Models trained end to end on sequences: fine-tuned backbones and the CNN trained from scratch.
 
-``genofm-train --finetune`` dispatches here. Each fine-tunable backbone provides a class
-implementing :class:`Finetuner`; ``train`` owns evaluation, metrics and the model folder's
-``model.json``, the finetuner owns its weights file(s) inside that folder.
+``genofm-train --finetune NAME`` dispatches here. Each model family provides a class implementing
+:class:`Finetuner`, and all of them train through the one loop in :mod:`genofm.finetune.loop`;
+``train`` owns evaluation, metrics and the model folder's ``model.json``, the finetuner owns its
+weights file(s) inside that folder. A class may set ``needs_weights = False`` (nothing
+pre-trained, e.g. ``cnn``) and ``option_defaults`` (its own defaults for :class:`FinetuneOptions`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ FINETUNERS: dict[str, str] = {
     "dnabert2": "genofm.finetune.lm:LMFinetuner",
     "dnabert6": "genofm.finetune.lm:LMFinetuner",
     "gpt2dna": "genofm.finetune.lm:LMFinetuner",
+    "cnn": "genofm.finetune.cnn:CNNTrainer",
 }
 
 
@@ -62,11 +65,21 @@ def finetuner_class(backbone: str) -> type:
     return getattr(importlib.import_module(module_name), attr)
 
 
-def new_finetuner(backbone: str, weights: Path, backbone_options: dict[str, str], options: FinetuneOptions):
+def needs_weights(backbone: str) -> bool:
+    """Whether the model starts from a checkpoint (``--weights``); the cnn starts from scratch."""
+    return bool(getattr(finetuner_class(backbone), "needs_weights", True))
+
+
+def default_options(backbone: str) -> FinetuneOptions:
+    """:class:`FinetuneOptions` defaults, overridden by the model family's ``option_defaults``."""
+    return dataclasses.replace(FinetuneOptions(), **getattr(finetuner_class(backbone), "option_defaults", {}))
+
+
+def new_finetuner(backbone: str, weights: Path | None, backbone_options: dict[str, str], options: FinetuneOptions):
     """``cls(backbone, weights, backbone_options, options)``: every finetuner has this constructor."""
-    return finetuner_class(backbone)(backbone, Path(weights), backbone_options, options)
+    return finetuner_class(backbone)(backbone, Path(weights) if weights is not None else None, backbone_options, options)
 
 
-def load_finetuner(backbone: str, directory: Path, config: dict[str, Any], weights: Path, device: str = "auto"):
+def load_finetuner(backbone: str, directory: Path, config: dict[str, Any], weights: Path | None, device: str = "auto"):
     """``cls.load(directory, config, weights, device)``: rebuild a saved fine-tuned model for predict/interpret."""
-    return finetuner_class(backbone).load(Path(directory), config, Path(weights), device)
+    return finetuner_class(backbone).load(Path(directory), config, Path(weights) if weights is not None else None, device)

@@ -4,7 +4,8 @@ The intron-retention study (Daoud & Ben-Hur 2025) got its best model this way: k
 trunk (optionally frozen), replace the 21,907-profile classifier by a small head - a 16-df
 B-spline over the trunk positions, a conv 960 -> 520 (kernel 3, batch norm, ReLU), attention
 pooling over the spline positions, one hidden fully connected layer and a linear output - and
-train with class-weighted cross-entropy, AdamW and early stopping on the validation loss. The
+train with class-weighted cross-entropy, AdamW and early stopping on the validation loss (the
+shared loop, :mod:`genofm.finetune.loop`). The
 new head learns at ``-O head_learning_rate`` (1e-3) and the pre-trained trunk at
 ``--learning-rate`` (2e-5 by default), so fine-tuning does not wash out what Sei learned.
 
@@ -16,7 +17,6 @@ trained on, which :meth:`SeiFinetuner.load` checks before reusing that file.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 import math
@@ -26,7 +26,6 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from genofm.backbones.base import BackboneOptions, weights_checksum
@@ -37,6 +36,7 @@ from genofm.backbones.sei_release import load_sei, open_release
 from genofm.device import autocast, resolve_device, resolve_precision
 from genofm.errors import GenofmError
 from genofm.finetune import FinetuneOptions
+from genofm.finetune.loop import Recipe, Trainee, encode_labels, fit, seed_everything
 from genofm.sequence import one_hot
 
 log = logging.getLogger("genofm.fsei")
@@ -151,13 +151,6 @@ class SeiFinetuner:
     def _encode(self, sequences: Sequence[str]) -> torch.Tensor:
         return torch.from_numpy(one_hot(list(sequences), self.length, unknown=N_VALUE)).to(self.device)
 
-    def _labels(self, frame: pd.DataFrame, name: str) -> np.ndarray:
-        index = {c: i for i, c in enumerate(self.classes)}
-        unknown = sorted(set(frame["label"]) - set(index))
-        if unknown:
-            raise GenofmError(f"{name} split has label(s) {unknown[:5]} not among the classes {self.classes}; re-run genofm-prepare")
-        return frame["label"].map(index).to_numpy(dtype=np.int64)
-
     # --- training --------------------------------------------------------------------------
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame, classes: Sequence[str]) -> dict[str, Any]:
         opts, fopts = self.options, self.fsei_options
@@ -166,13 +159,10 @@ class SeiFinetuner:
             raise GenofmError(f"FSei needs at least two classes, got {self.classes}")
         if len(train) == 0:
             raise GenofmError("the train split is empty; prepare a dataset with training rows")
-        torch.manual_seed(opts.seed)
-        rng = np.random.default_rng(opts.seed)
+        seed_everything(opts.seed)
         self.length = self._resolve_length(train)
-        y_train = self._labels(train, "train")
-        y_valid = self._labels(valid, "valid") if len(valid) else np.zeros(0, dtype=np.int64)
-        if len(valid) == 0:
-            log.warning("fsei: no validation rows; training %d epochs without early stopping", opts.epochs)
+        y_train = encode_labels(train, self.classes, "train")
+        y_valid = encode_labels(valid, self.classes, "valid")
 
         trunk = load_sei(self._checkpoint(), classifier=False)
         _own_storage(trunk)
@@ -180,89 +170,45 @@ class SeiFinetuner:
         frozen = bool(opts.freeze_backbone)
         for p in model.trunk.parameters():
             p.requires_grad_(not frozen)
-        trainable = [p for p in model.parameters() if p.requires_grad]
         groups = [{"params": list(model.head.parameters()), "lr": fopts.head_learning_rate}]
         if not frozen:
             groups.append({"params": list(model.trunk.parameters()), "lr": opts.learning_rate})
-        optimiser = torch.optim.AdamW(groups, weight_decay=fopts.weight_decay)
-        counts = np.bincount(y_train, minlength=len(self.classes)).astype(np.float64)
-        if opts.class_weight:
-            weight = np.where(counts > 0, counts.sum() / (len(self.classes) * np.maximum(counts, 1)), 0.0)
-        else:
-            weight = np.ones(len(self.classes))
-        class_weight = torch.tensor(weight, dtype=torch.float32, device=self.device)
-        scaler = torch.amp.GradScaler(self.device.type) if self.precision == "fp16" else None
         self._padded = PaddedTrunk(model.trunk) if frozen else None
-
         sequences = train["sequence"].tolist()
-        history, best_loss, best_state, best_epoch, bad_epochs, steps = [], math.inf, None, 0, 0, 0
-        stopped_early = False
-        log.info(
-            "fsei: %d train / %d valid sequences at %d bp, trunk %s, %d trainable parameters",
-            len(train), len(valid), self.length, "frozen" if frozen else "fine-tuned", sum(p.numel() for p in trainable),
-        )
-        for epoch in range(1, opts.epochs + 1):
+        valid_sequences = valid["sequence"].tolist()
+
+        def batch_logits(rows: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+            x = self._encode([sequences[i] for i in rows])
+            if fopts.rc_augment:
+                flip = torch.from_numpy(rng.random(len(rows)) < 0.5).to(self.device)
+                x = torch.where(flip[:, None, None], x.flip(1, 2), x)
+            return self._logits(x, grad_trunk=not frozen)
+
+        def train_mode() -> None:
             model.train()
             if frozen:
                 model.trunk.eval()
-            order = rng.permutation(len(sequences))
-            total, seen = 0.0, 0
-            for start in range(0, len(order), opts.batch_size):
-                rows = order[start : start + opts.batch_size]
-                x = self._encode([sequences[i] for i in rows])
-                if fopts.rc_augment:
-                    flip = torch.from_numpy(rng.random(len(rows)) < 0.5).to(self.device)
-                    x = torch.where(flip[:, None, None], x.flip(1, 2), x)
-                target = torch.from_numpy(y_train[rows]).to(self.device)
-                with autocast(self.device, self.precision):
-                    logits = self._logits(x, grad_trunk=not frozen)
-                    loss = F.cross_entropy(logits.float(), target, weight=class_weight)
-                optimiser.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.step(optimiser)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    optimiser.step()
-                if not frozen:
-                    self._padded = None  # its cached all-N background belongs to the old trunk weights
-                total += float(loss.detach()) * len(rows)
-                seen += len(rows)
-                steps += 1
-                if opts.max_steps is not None and steps >= opts.max_steps:
-                    break
-            valid_loss = self._loss(valid["sequence"].tolist(), y_valid, class_weight) if len(valid) else None
-            history.append({"epoch": epoch, "train_loss": total / max(seen, 1), "valid_loss": valid_loss, "steps": steps})
-            log.info("fsei: epoch %d train loss %.4f valid loss %s", epoch, total / max(seen, 1), "n/a" if valid_loss is None else f"{valid_loss:.4f}")
-            monitored = valid_loss if valid_loss is not None else total / max(seen, 1)
-            if monitored < best_loss - 1e-6:
-                best_loss, best_epoch, bad_epochs = monitored, epoch, 0
-                best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
-            else:
-                bad_epochs += 1
-                if len(valid) and bad_epochs >= opts.patience:
-                    stopped_early = True
-                    break
-            if opts.max_steps is not None and steps >= opts.max_steps:
-                break
-        if best_state is not None:
-            model.load_state_dict(best_state)
+
+        def after_step() -> None:
+            if not frozen:
+                self._padded = None  # its cached all-N background belongs to the old trunk weights
+
+        def restore(state: dict[str, torch.Tensor]) -> None:
+            model.load_state_dict(state)
             self._padded = PaddedTrunk(model.trunk) if frozen else None
-        model.eval()
-        return {
-            "model": "fsei",
-            "history": history,
-            "best_epoch": best_epoch,
-            "best_valid_loss": best_loss if len(valid) else None,
-            "epochs_run": len(history),
-            "steps": steps,
-            "stopped_early": stopped_early,
-            "frozen_backbone": frozen,
-            "length": self.length,
-            "class_weight": [float(w) for w in weight],
-            "trainable_parameters": int(sum(p.numel() for p in trainable)),
-        }
+
+        trainee = Trainee(
+            module=model,
+            param_groups=groups,
+            batch_logits=batch_logits,
+            valid_logits=(lambda: self._predict_logits(valid_sequences)) if len(valid) else None,
+            restore=restore,
+            train_mode=train_mode,
+            after_step=after_step,
+        )
+        training_log = fit(trainee, y_train, y_valid, len(self.classes), opts, self.device, self.precision,
+                           Recipe(weight_decay=fopts.weight_decay), name="fsei")
+        return {**training_log, "frozen_backbone": frozen, "length": self.length}
 
     def _logits(self, x: torch.Tensor, grad_trunk: bool) -> torch.Tensor:
         if grad_trunk:
@@ -270,10 +216,6 @@ class SeiFinetuner:
         with torch.no_grad():
             h = self._padded(x) if self._padded is not None and not self.model.trunk.training else self.model.trunk.trunk(x)
         return self.model(x, trunk_out=h)
-
-    def _loss(self, sequences: list[str], y: np.ndarray, class_weight: torch.Tensor) -> float:
-        logits = self._predict_logits(sequences)
-        return float(F.cross_entropy(logits, torch.as_tensor(np.array(y)), weight=class_weight.cpu()))
 
     # --- prediction ------------------------------------------------------------------------
     def _predict_logits(self, sequences: list[str], strand_average: bool = False) -> torch.Tensor:

@@ -3,7 +3,8 @@
 The classifier is the backbone, the same pooling as its embeddings (masked mean or the summary
 token, per tile, merged over tiles by token count) and dropout + one linear layer. Training
 follows the recipes of the seed paper (AdamW, warm-up then linear or cosine decay, class-weighted
-cross-entropy, early stopping on validation loss) with either all weights trainable, LoRA
+cross-entropy, early stopping on validation loss; the shared loop of :mod:`genofm.finetune.loop`)
+with either all weights trainable, LoRA
 adapters on the attention projections (``lora_rank > 0``), or a frozen backbone.
 
 Saved state: ``finetuned_lm.safetensors`` holds the head plus whatever training changed (the
@@ -17,8 +18,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import math
-import random
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -35,13 +34,13 @@ from genofm.backbones.lm_tokenizers import LMTokenizer, Tokenized
 from genofm.device import autocast, resolve_device, resolve_precision
 from genofm.errors import GenofmError
 from genofm.finetune import FinetuneOptions
+from genofm.finetune.loop import SCHEDULES, Recipe, Trainee, encode_labels, fit, seed_everything
 from genofm.finetune.lm_lora import apply_lora, lora_state
 
 log = logging.getLogger("genofm.finetune")
 
 WEIGHTS_NAME = "finetuned_lm.safetensors"
 CONFIG_NAME = "finetuned_lm.json"
-SCHEDULES = ("linear", "cosine", "constant")
 
 
 @dataclasses.dataclass
@@ -79,27 +78,6 @@ class SequenceClassifier(nn.Module):
         pooled = pool_hidden(hidden.float(), attention_mask, self.pooling, self.summary_position)
         logits = self.head(self.dropout(pooled))
         return (logits, attentions) if output_attentions else logits
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def _lr_lambda(schedule: str, warmup_steps: int, total_steps: int):
-    def factor(step: int) -> float:
-        if warmup_steps and step < warmup_steps:
-            return (step + 1) / warmup_steps
-        if schedule == "constant":
-            return 1.0
-        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        progress = min(max(progress, 0.0), 1.0)
-        if schedule == "cosine":
-            return 0.5 * (1.0 + math.cos(math.pi * progress))
-        return 1.0 - progress
-
-    return factor
 
 
 def _file_sha256(paths: Sequence[Path]) -> str:
@@ -169,21 +147,6 @@ class LMFinetuner:
         weights = torch.from_numpy(rows.weights).to(self.device)
         return combine_rows(row_logits.float(), seq_index, weights, n)
 
-    def _labels(self, frame: pd.DataFrame, what: str) -> np.ndarray:
-        index = {c: i for i, c in enumerate(self.classes)}
-        labels = frame["label"].astype(str).tolist()
-        unknown = sorted({lab for lab in labels if lab not in index})
-        if unknown:
-            raise GenofmError(f"{what} labels {unknown[:3]} are not among the classes {self.classes}; re-run genofm-prepare")
-        return np.array([index[lab] for lab in labels], dtype=np.int64)
-
-    def _class_weights(self, y: np.ndarray) -> torch.Tensor | None:
-        if not self.options.class_weight:
-            return None
-        counts = np.bincount(y, minlength=len(self.classes)).astype(np.float64)
-        weights = np.where(counts > 0, len(y) / (len(self.classes) * np.maximum(counts, 1)), 0.0)
-        return torch.tensor(weights, dtype=torch.float32, device=self.device)
-
     # --- Finetuner protocol ------------------------------------------------------------------
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame, classes: Sequence[str]) -> dict[str, Any]:
         if len(train) == 0:
@@ -193,98 +156,29 @@ class LMFinetuner:
         self.classes = list(classes)
         if len(self.classes) < 2:
             raise GenofmError(f"fine-tuning needs at least two classes (got {self.classes})")
-        _seed_everything(self.options.seed)
+        seed_everything(self.options.seed)
         self.model = self._build(len(self.classes))
-        y_train = self._labels(train, "training")
-        y_valid = self._labels(valid, "validation") if len(valid) else np.zeros(0, dtype=np.int64)
+        y_train = encode_labels(train, self.classes, "train")
+        y_valid = encode_labels(valid, self.classes, "valid")
         tok_train = self.tokenizer.tokenize_many(train["sequence"].astype(str).tolist())
         tok_valid = self.tokenizer.tokenize_many(valid["sequence"].astype(str).tolist()) if len(valid) else []
-        loss_fn = nn.CrossEntropyLoss(weight=self._class_weights(y_train))
 
-        trainable = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
-        decay = [p for n, p in trainable if p.dim() >= 2]
-        no_decay = [p for n, p in trainable if p.dim() < 2]
-        optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": self.settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.options.learning_rate,
+        def batch_logits(rows: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+            return self._sequence_logits(self._rows([tok_train[i] for i in rows]), len(rows))
+
+        trainee = Trainee(
+            module=self.model,
+            param_groups=[{"params": [p for p in self.model.parameters() if p.requires_grad], "lr": self.options.learning_rate}],
+            batch_logits=batch_logits,
+            valid_logits=(lambda: self._predict_logits(tok_valid)) if len(valid) else None,
+            snapshot=self._trainable_state,
+            restore=lambda state: self.model.load_state_dict(state, strict=False),
         )
-        bs = self.options.batch_size
-        steps_per_epoch = math.ceil(len(train) / bs)
-        total = self.options.epochs * steps_per_epoch
-        if self.options.max_steps is not None:
-            total = min(total, max(1, self.options.max_steps))
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, _lr_lambda(self.settings.schedule, int(self.settings.warmup * total), total)
-        )
-        scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
-        rng = np.random.default_rng(self.options.seed)
-
-        history: list[dict[str, Any]] = []
-        best_loss, best_epoch, best_state, stale, step = math.inf, 0, None, 0, 0
-        for epoch in range(1, self.options.epochs + 1):
-            self.model.train()
-            order = rng.permutation(len(train))
-            losses = []
-            for start in range(0, len(order), bs):
-                if step >= total:
-                    break
-                idx = order[start : start + bs]
-                rows = self._rows([tok_train[i] for i in idx])
-                logits = self._sequence_logits(rows, len(idx))
-                loss = loss_fn(logits, torch.from_numpy(y_train[idx]).to(self.device))
-                optimizer.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.unscale_(optimizer)
-                else:
-                    loss.backward()
-                if self.settings.grad_clip > 0:
-                    nn.utils.clip_grad_norm_([p for _, p in trainable], self.settings.grad_clip)
-                if scaler is not None:
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    optimizer.step()
-                scheduler.step()
-                step += 1
-                losses.append(float(loss.detach()))
-            valid_loss = self._loss(tok_valid, y_valid, loss_fn) if len(valid) else None
-            record = {
-                "epoch": epoch,
-                "steps": step,
-                "train_loss": float(np.mean(losses)) if losses else None,
-                "valid_loss": valid_loss,
-                "learning_rate": float(scheduler.get_last_lr()[0]),
-            }
-            history.append(record)
-            log.info("epoch %d: train loss %s, valid loss %s", epoch, record["train_loss"], valid_loss)
-            monitored = valid_loss if valid_loss is not None else record["train_loss"]
-            if monitored is not None and monitored < best_loss - 1e-6:
-                best_loss, best_epoch, stale = monitored, epoch, 0
-                best_state = {k: v.detach().to("cpu", copy=True) for k, v in self._trainable_state().items()}
-            else:
-                stale += 1
-            if step >= total or (valid_loss is not None and stale >= self.options.patience):
-                break
-        if best_state is not None:
-            self.model.load_state_dict(best_state, strict=False)
-        self.model.eval()
-        n_trainable = sum(p.numel() for _, p in trainable)
-        return {
-            "mode": self.mode,
-            "epochs": history,
-            "best_epoch": best_epoch,
-            "best_valid_loss": best_loss if math.isfinite(best_loss) and len(valid) else None,
-            "steps": step,
-            "trainable_parameters": int(n_trainable),
-            "total_parameters": int(sum(p.numel() for p in self.model.parameters())),
-            "device": str(self.device),
-            "precision": self.precision,
-        }
-
-    def _loss(self, tokenized: list[Tokenized], y: np.ndarray, loss_fn: nn.Module) -> float:
-        logits = self._predict_logits(tokenized)
-        return float(loss_fn(logits.to(self.device), torch.from_numpy(y).to(self.device)))
+        s = self.settings
+        recipe = Recipe(weight_decay=s.weight_decay, grad_clip=s.grad_clip, schedule=s.schedule, warmup=s.warmup)
+        training_log = fit(trainee, y_train, y_valid, len(self.classes), self.options, self.device, self.precision, recipe,
+                           name=f"{self.backbone} ({self.mode})")
+        return {**training_log, "mode": self.mode}
 
     @torch.no_grad()
     def _predict_logits(self, tokenized: list[Tokenized]) -> torch.Tensor:

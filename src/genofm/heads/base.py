@@ -65,13 +65,23 @@ class Head(ClassifierMixin, BaseEstimator):
         raise NotImplementedError
 
 
-def balanced_weights(y: np.ndarray) -> np.ndarray:
-    """Per-row weights n / (K * n_k), scikit-learn's "balanced" rule."""
-    counts = np.bincount(y)
+def balanced_class_weights(y: np.ndarray, n_classes: int | None = None) -> np.ndarray:
+    """Per-class weights n / (K * n_k), scikit-learn's "balanced" rule (K: classes present; absent ones 0).
+
+    The one class-weight formula of genofm: heads weight rows by it and the end-to-end training
+    loop (:mod:`genofm.finetune.loop`) weights its cross-entropy by it.
+    """
+    y = np.asarray(y, dtype=np.int64)
+    counts = np.bincount(y, minlength=n_classes or 0)
     present = counts > 0
     per_class = np.zeros(counts.size)
     per_class[present] = y.size / (present.sum() * counts[present])
-    return per_class[y]
+    return per_class
+
+
+def balanced_weights(y: np.ndarray) -> np.ndarray:
+    """Per-row weights n / (K * n_k), scikit-learn's "balanced" rule."""
+    return balanced_class_weights(y)[y]
 
 
 def cv_splits(y: np.ndarray, groups: np.ndarray | None, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:

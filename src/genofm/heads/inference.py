@@ -2,7 +2,8 @@
 
 A head needs the features it was trained on: either from embedding files (checked against the
 model's backbone provenance) or computed here by rebuilding that backbone from the provenance,
-with the weights verified by checksum. A fine-tuned model is rebuilt by its finetuner.
+with the weights verified by checksum. A model trained end to end (fine-tuned backbone or the
+from-scratch cnn) is rebuilt by its finetuner.
 """
 
 from __future__ import annotations
@@ -133,11 +134,12 @@ def predict_proba(
     if document["kind"] == "finetuned":
         if embeddings:
             raise GenofmError(f"{model_dir}: a fine-tuned model reads sequences; drop --embeddings and pass --weights")
-        if weights is None:
-            raise GenofmError(f"{model_dir}: a fine-tuned {document['backbone'].get('backbone')} model needs --weights (its base checkpoint)")
-        from genofm.finetune import load_finetuner
+        from genofm.finetune import load_finetuner, needs_weights
 
-        finetuner = load_finetuner(document["backbone"]["backbone"], model_dir, document["finetune"]["config"], Path(weights), device)
+        name = document["backbone"].get("backbone")
+        if weights is None and needs_weights(name):
+            raise GenofmError(f"{model_dir}: a fine-tuned {name} model needs --weights (its base checkpoint)")
+        finetuner = load_finetuner(name, model_dir, document["finetune"]["config"], weights, device)
         proba = np.asarray(finetuner.predict_proba(frame), dtype=np.float64)
     else:
         head = load_head(model_dir, document)

@@ -150,7 +150,7 @@ def train_head(
 def train_finetuned(
     dataset: Path,
     backbone: str,
-    weights: Path,
+    weights: Path | None,
     backbone_options: dict[str, str],
     options: FinetuneOptions,
     output: Path,
@@ -159,13 +159,17 @@ def train_finetuned(
 ) -> dict:
     """Fine-tune a backbone end to end through its registered finetuner; evaluated like a head."""
     from genofm.backbones.base import weights_checksum
-    from genofm.finetune import finetuner_class, new_finetuner
+    from genofm.finetune import needs_weights, new_finetuner
     from genofm.heads.store import MODEL_JSON, write_json
 
-    finetuner_class(backbone)  # unknown backbones fail before the dataset is read
-    weights = Path(weights)
-    if not weights.exists():
-        raise GenofmError(f"{weights}: weights not found; pass the backbone's checkpoint (file or folder) with --weights")
+    if needs_weights(backbone):  # unknown backbones fail here, before the dataset is read
+        if weights is None:
+            raise GenofmError(f"--finetune {backbone} needs --weights (the backbone checkpoint to start from)")
+        weights = Path(weights)
+        if not weights.exists():
+            raise GenofmError(f"{weights}: weights not found; pass the backbone's checkpoint (file or folder) with --weights")
+    elif weights is not None:
+        raise GenofmError(f"--finetune {backbone} trains from scratch and takes no --weights; drop --weights {weights}")
     splits = load_splits(dataset)
     finetuner = new_finetuner(backbone, weights, backbone_options, options)
     log.info("fine-tuning %s on %d training rows (%d validation rows)", backbone, len(splits.train), len(splits.valid))
@@ -185,8 +189,8 @@ def train_finetuned(
             backbone={
                 "backbone": backbone,
                 "options": dict(backbone_options),
-                "weights_sha256": weights_checksum(weights),
-                "weights_name": weights.name,
+                "weights_sha256": weights_checksum(weights) if weights is not None else None,
+                "weights_name": weights.name if weights is not None else None,
             },
             finetune={"options": dataclasses.asdict(options), "config": config},
             training_log=training_log,

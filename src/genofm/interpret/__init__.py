@@ -23,12 +23,13 @@ EXPLAINERS: dict[str, str] = {
     "sei": "genofm.interpret.sei_features:explain",
 }
 
-#: backbone -> "module:function" explaining a fine-tuned language model from sequences
+#: backbone -> "module:function" explaining a model trained end to end (fine-tuned language model, cnn) from sequences
 #: function(model_dir: Path, frame: pd.DataFrame, context: ExplainContext) -> list[ReportSection]
 SEQUENCE_EXPLAINERS: dict[str, str] = {
     "dnabert2": "genofm.interpret.attention:explain_finetuned",
     "dnabert6": "genofm.interpret.attention:explain_finetuned",
     "gpt2dna": "genofm.interpret.attention:explain_finetuned",
+    "cnn": "genofm.interpret.cnn_attribution:explain_cnn",
 }
 
 

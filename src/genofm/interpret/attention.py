@@ -49,6 +49,10 @@ def _opt(default, text: str):
 class AttentionSettings:
     """``genofm-interpret -O key=value`` options for fine-tuned language models."""
 
+    #: accepted values of ``method`` and what the options are for (error messages)
+    methods: typing.ClassVar[tuple[str, ...]] = METHODS
+    subject: typing.ClassVar[str] = "language-model interpretation"
+
     method: str = _opt("attention", "attention (last-layer summary-token attention), ig (integrated gradients) or gxi (gradient x embedding)")
     split: str = _opt("test", "dataset split whose sequences are explained (train, valid, test or all)")
     max_sequences: int = _opt(300, "sequences explained at most, sampled per class with the run's seed")
@@ -75,7 +79,7 @@ class AttentionSettings:
         for key, raw in (options or {}).items():
             name = key.replace("-", "_")
             if name not in fields:
-                raise GenofmError(f"language-model interpretation has no option {key!r}; its options are {sorted(fields)}")
+                raise GenofmError(f"{cls.subject} has no option {key!r}; its options are {sorted(fields)}")
             hint = hints[name]
             if typing.get_origin(hint) is typing.Union:
                 if str(raw).lower() in {"", "none", "null"}:
@@ -87,8 +91,8 @@ class AttentionSettings:
             except (TypeError, ValueError):
                 raise GenofmError(f"interpretation option {key}={raw!r} is not a valid {hint.__name__}") from None
         settings = cls(**values)
-        if settings.method not in METHODS:
-            raise GenofmError(f"interpretation option method={settings.method!r}; choose one of {list(METHODS)}")
+        if settings.method not in cls.methods:
+            raise GenofmError(f"interpretation option method={settings.method!r}; choose one of {list(cls.methods)}")
         if settings.split not in ("train", "valid", "test", "all"):
             raise GenofmError(f"interpretation option split={settings.split!r}; choose train, valid, test or all")
         return settings
@@ -259,40 +263,80 @@ def _plot_examples(examples: list[tuple[str, str, float, np.ndarray, list[tuple[
     plt.close(fig)
 
 
-def explain_finetuned(model_dir: Path, frame: pd.DataFrame | None, context: ExplainContext) -> list[ReportSection]:
-    """Attention/IG position scores, candidate sites, JASPAR matches and their class enrichment."""
-    from genofm.finetune.lm import LMFinetuner
-
-    settings = AttentionSettings.from_options(context.options)
+def explained_rows(frame: pd.DataFrame | None, context: ExplainContext, settings: AttentionSettings, what: str) -> pd.DataFrame:
+    """The dataset rows to explain: the chosen split, no augmented copies, at most ``max_sequences`` (per-class sample)."""
     if frame is None or len(frame) == 0:
         frame = context.dataset
     if frame is None or len(frame) == 0:
-        raise GenofmError("explaining a fine-tuned language model needs sequences; pass --dataset (a prepared dataset)")
+        raise GenofmError(f"explaining {what} needs sequences; pass --dataset (a prepared dataset)")
     if settings.split != "all" and "split" in frame.columns:
         frame = frame[frame["split"] == settings.split]
         if len(frame) == 0:
             raise GenofmError(f"the dataset has no {settings.split!r} rows to explain; choose -O split=train|valid|test|all")
     if "augmented" in frame.columns:
         frame = frame[~frame["augmented"].fillna(False).astype(bool)]
+    return _sample(frame, settings.max_sequences, context.seed)
+
+
+@dataclasses.dataclass
+class Explained:
+    """The explained rows with the model's calls: each row is explained through ``class_of`` (its label, else the call)."""
+
+    ids: list[str]
+    sequences: list[str]
+    probs: np.ndarray
+    predicted: np.ndarray
+    known: np.ndarray
+    class_of: np.ndarray
+    targets: list[int]
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, probs: np.ndarray, classes: Sequence[str]) -> "Explained":
+        predicted = np.array(classes)[probs.argmax(axis=1)]
+        labels = frame["label"].astype(str).to_numpy() if "label" in frame.columns else np.array([""] * len(frame))
+        known = np.isin(labels, classes)
+        class_of = np.where(known, labels, predicted)
+        index = {c: i for i, c in enumerate(classes)}
+        ids = frame["id"].astype(str).tolist() if "id" in frame.columns else [f"seq{i}" for i in range(len(frame))]
+        return cls(ids, frame["sequence"].astype(str).tolist(), probs, predicted, known, class_of, [index[c] for c in class_of])
+
+
+def explain_finetuned(model_dir: Path, frame: pd.DataFrame | None, context: ExplainContext) -> list[ReportSection]:
+    """Attention/IG position scores, candidate sites, JASPAR matches and their class enrichment."""
+    from genofm.finetune.lm import LMFinetuner
+
+    settings = AttentionSettings.from_options(context.options)
+    frame = explained_rows(frame, context, settings, "a fine-tuned language model")
     if context.weights is None:
         raise GenofmError(f"{model_dir}: explaining a fine-tuned language model needs --weights, the base model folder it was fine-tuned from")
     finetuner = LMFinetuner.load(
         Path(model_dir), None, Path(context.weights), settings.device, attention="eager" if settings.method == "attention" else "fast"
     )
     classes = list(finetuner.classes)
-    frame = _sample(frame, settings.max_sequences, context.seed)
-    sequences = frame["sequence"].astype(str).tolist()
-    ids = frame["id"].astype(str).tolist() if "id" in frame.columns else [f"seq{i}" for i in range(len(frame))]
-    probs = finetuner.predict_proba(frame)
-    predicted = np.array(classes)[probs.argmax(axis=1)]
-    labels = frame["label"].astype(str).to_numpy() if "label" in frame.columns else np.array([""] * len(frame))
-    known = np.isin(labels, classes)
-    class_of = np.where(known, labels, predicted)
-    index = {c: i for i, c in enumerate(classes)}
-    targets = [index[c] for c in class_of]
-    log.info("scoring %d sequences by %s", len(sequences), settings.method)
-    scores = position_scores(finetuner, sequences, targets, settings)
+    rows = Explained.of(frame, finetuner.predict_proba(frame), classes)
+    log.info("scoring %d sequences by %s", len(rows.sequences), settings.method)
+    scores = position_scores(finetuner, rows.sequences, rows.targets, settings)
+    source = {
+        "attention": "last-layer attention from the summary token ([CLS]; for GPT-2 the last token), summed over heads",
+        "ig": f"integrated gradients on the token embeddings ({settings.n_steps} steps, padding baseline) for each sequence's own class",
+        "gxi": "gradient x token embedding for each sequence's own class",
+    }[settings.method]
+    return site_sections(
+        rows, scores, classes, settings, Path(context.out_dir),
+        subject=f"Fine-tuned {finetuner.backbone}", prefix="lm",
+        source=f"{source}; each token's score is spread evenly over its bases, special tokens and padding excluded",
+    )
 
+
+def site_sections(rows: Explained, scores: list[np.ndarray], classes: list[str], settings: AttentionSettings, out_dir: Path,
+                  subject: str, prefix: str, source: str) -> list[ReportSection]:
+    """Per-base scores -> high-scoring runs -> JASPAR matches -> per-class enrichment, as two report sections.
+
+    Shared by every model explained from sequence (fine-tuned language models, the CNN);
+    ``prefix`` names its tables and figures, ``subject`` its section titles.
+    """
+    sequences, ids, class_of, probs = rows.sequences, rows.ids, rows.class_of, rows.probs
+    index = {c: i for i, c in enumerate(classes)}
     site_rows, site_seqs, site_classes = [], [], []
     all_sites = []
     for i, (seq, s) in enumerate(zip(sequences, scores)):
@@ -303,8 +347,8 @@ def explain_finetuned(model_dir: Path, frame: pd.DataFrame | None, context: Expl
                 {
                     "id": ids[i],
                     "class": class_of[i],
-                    "class_source": "label" if known[i] else "predicted",
-                    "predicted": predicted[i],
+                    "class_source": "label" if rows.known[i] else "predicted",
+                    "predicted": rows.predicted[i],
                     "start": start,
                     "end": end,
                     "mean_score": float(s[start:end].mean()),
@@ -324,8 +368,7 @@ def explain_finetuned(model_dir: Path, frame: pd.DataFrame | None, context: Expl
     significant = table[table["q_value"] <= settings.fdr]
 
     profile, axis = _profiles(scores, class_of, classes)
-    out_dir = Path(context.out_dir)
-    profile_png, examples_png = f"lm_{settings.method}_profile.png", f"lm_{settings.method}_examples.png"
+    profile_png, examples_png = f"{prefix}_{settings.method}_profile.png", f"{prefix}_{settings.method}_examples.png"
     _plot_profiles(profile, axis, out_dir / profile_png, settings.method)
     chosen = []
     for cls in classes:
@@ -336,36 +379,32 @@ def explain_finetuned(model_dir: Path, frame: pd.DataFrame | None, context: Expl
     chosen = chosen[: max(1, settings.examples)]
     _plot_examples([(ids[i], class_of[i], float(probs[i, index[class_of[i]]]), scores[i], all_sites[i]) for i in chosen], out_dir / examples_png, settings.method)
 
-    source = {
-        "attention": "last-layer attention from the summary token ([CLS]; for GPT-2 the last token), summed over heads",
-        "ig": f"integrated gradients on the token embeddings ({settings.n_steps} steps, padding baseline) for each sequence's own class",
-        "gxi": "gradient x token embedding for each sequence's own class",
-    }[settings.method]
     rule = (
         "above the sequence mean and 10x its minimum"
         if settings.site_z is None and settings.method == "attention"
         else f"above mean + {1.0 if settings.site_z is None else settings.site_z:g} SD"
     )
     text_scores = (
-        f"Per-base scores for {len(sequences)} sequences ({int(known.sum())} with known labels) from {source}; "
-        "each token's score is spread evenly over its bases, special tokens and padding excluded, L2-normalised per sequence."
+        f"Per-base scores for {len(sequences)} sequences ({int(rows.known.sum())} with known labels) from {source}; "
+        "L2-normalised per sequence."
     )
     text_sites = (
         f"{len(sites)} candidate sites: runs of at least {settings.site_min_length} bp {rule}, widened by {settings.site_flank} bp. "
         f"Scanned with {len(motifs)} JASPAR matrices (match p &lt; {settings.motif_pvalue:g}, both strands); "
         f"per class, sites were compared with the other classes' sites (hypergeometric test, Benjamini-Hochberg): "
-        f"{len(significant)} motif-class pairs at FDR {settings.fdr:g}. Attention marks where the model looks, not what raises a class score."
+        f"{len(significant)} motif-class pairs at FDR {settings.fdr:g}."
+        + (" Attention marks where the model looks, not what raises a class score." if settings.method == "attention" else "")
     )
     return [
         ReportSection(
-            title=f"Fine-tuned {finetuner.backbone}: per-base {settings.method} scores",
+            title=f"{subject}: per-base {settings.method} scores",
             text=text_scores,
-            tables={f"lm_{settings.method}_profile": profile},
+            tables={f"{prefix}_{settings.method}_profile": profile},
             figures=[profile_png, examples_png],
         ),
         ReportSection(
-            title=f"Fine-tuned {finetuner.backbone}: motifs in high-{settings.method} sites",
+            title=f"{subject}: motifs in high-{settings.method} sites",
             text=text_sites,
-            tables={"lm_sites": sites, "lm_motif_enrichment": table},
+            tables={f"{prefix}_sites": sites, f"{prefix}_motif_enrichment": table},
         ),
     ]

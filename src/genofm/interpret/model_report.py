@@ -205,6 +205,8 @@ def _summary(document: dict) -> str:
         what = f"a {document['head']} head on {len(document['feature_names'])} frozen {backbone} features"
         if document.get("feature_group"):
             what += f" (feature group {document['feature_group']})"
+    elif backbone == "cnn":
+        what = f"a CNN trained from scratch ({(document['backbone'].get('options') or {}).get('architecture', 'basset')} architecture)"
     else:
         what = f"a fine-tuned {backbone} model"
     return f"This report explains {what}, trained for a {task} task."

@@ -1,0 +1,229 @@
+"""The CNN trained from scratch: it sees where a motif sits (k-mers cannot), round-trips, predicts and explains."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from genofm.cli.interpret import main as interpret_main
+from genofm.cli.predict import main as predict_main
+from genofm.cli.train import main as train_main
+from genofm.data.dataset import write_dataset
+from genofm.errors import GenofmError
+from genofm.finetune import FINETUNERS, FinetuneOptions, default_options, load_finetuner, new_finetuner
+from genofm.finetune.cnn import BassetCNN, DilatedCNN, reverse_complement_onehot
+from genofm.heads.store import read_model
+from genofm.interpret.cnn_attribution import _ism, to_sequence
+from genofm.sequence import reverse_complement
+from test_train import assert_no_pickle
+from test_train_fixtures import kmer_provenance, run_tool, write_inputs
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+MOTIF = "ATGACTCATC"  # the AP-1 site (TGACTCA) with non-palindromic flanks
+CLASSES = ["left", "right"]
+OFFSETS = {"left": 15, "right": 55}
+TINY = ["-O", "channels=16", "-O", "hidden=32", "-O", "dropout=0.1"]
+
+
+def position_frame(n_per_class: int, length: int = 80, seed: int = 0) -> pd.DataFrame:
+    """The same motif in every sequence, on the + strand; only its offset tells the classes apart."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label in CLASSES:
+        for i in range(n_per_class):
+            seq = list(rng.choice(list("ACGT"), size=length))
+            seq[OFFSETS[label] : OFFSETS[label] + len(MOTIF)] = MOTIF
+            split = "train" if i < 0.7 * n_per_class else ("valid" if i < 0.8 * n_per_class else "test")
+            start = 1000 * (len(rows) + 1)
+            rows.append(dict(id=f"{label}_{i}", sequence="".join(seq), label=label, split=split,
+                             chrom={"train": "chr1", "valid": "chr10", "test": "chr8"}[split], start=start,
+                             end=start + length, strand="+", source=f"{label}.fa", augmented=False))
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def position_task(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("position")
+    frame = position_frame(200)
+    dataset, embeddings = write_inputs(tmp, frame, CLASSES, k=6)
+    return tmp, frame, dataset, embeddings
+
+
+@pytest.fixture(scope="module")
+def cnn_model(position_task):
+    """A basset cnn trained through genofm-train on the motif-position task."""
+    tmp, _, dataset, _ = position_task
+    out = tmp / "cnn"
+    args = [dataset, "--finetune", "cnn", "-o", out, *TINY, "--learning-rate", "0.005", "--epochs", "15",
+            "--patience", "5", "--bootstrap", "50"]
+    mp = pytest.MonkeyPatch()
+    import sys
+
+    mp.setattr(sys, "argv", ["genofm-train", *map(str, args)])
+    try:
+        train_main()
+    except SystemExit as exc:
+        assert not exc.code, exc
+    finally:
+        mp.undo()
+    return out
+
+
+def _test_metric(folder, name="auroc") -> float:
+    return json.loads((folder / "metrics.json").read_text())["metrics"][name]["value"]
+
+
+def test_cnn_separates_motif_positions_that_kmers_cannot(position_task, cnn_model, monkeypatch, capsys):
+    tmp, _, dataset, embeddings = position_task
+    kmer_out = tmp / "kmer"
+    code, _, err = run_tool(train_main, [dataset, "-e", embeddings[0], "-o", kmer_out, "--cs", "4", "--cv-folds", "3",
+                                         "--bootstrap", "50"], monkeypatch, capsys)
+    assert code == 0, err
+    kmer_auroc, cnn_auroc = _test_metric(kmer_out), _test_metric(cnn_model)
+    assert kmer_auroc < 0.75, f"k-mer spectra should not see motif positions (AUROC {kmer_auroc:.3f})"
+    assert cnn_auroc > 0.95, f"the cnn should separate motif positions (AUROC {cnn_auroc:.3f})"
+
+
+def test_cnn_model_folder_predict_and_provenance(position_task, cnn_model, monkeypatch, capsys):
+    tmp, frame, dataset, _ = position_task
+    model = read_model(cnn_model)
+    assert model["kind"] == "finetuned" and model["backbone"]["backbone"] == "cnn"
+    assert model["backbone"]["weights_sha256"] is None and model["finetune"]["config"]["format"] == "genofm-cnn/1"
+    training = model["training_log"]
+    assert training["model"] == "cnn" and training["architecture"] == "basset" and training["length"] == 80
+    assert training["early_stopping_on"] == "valid split" and 1 <= training["best_epoch"] <= training["epochs_run"]
+    assert model["finetune"]["options"]["learning_rate"] == 0.005 and model["finetune"]["options"]["batch_size"] == 64
+    assert (cnn_model / "cnn.safetensors").is_file()
+    assert_no_pickle(cnn_model)
+    out = tmp / "predictions.tsv"
+    code, _, err = run_tool(predict_main, [dataset, "--model", cnn_model, "-o", out, "--splits", "test"], monkeypatch, capsys)
+    assert code == 0, err
+    table = pd.read_csv(out, sep="\t")
+    saved = pd.read_csv(cnn_model / "test_predictions.tsv", sep="\t")
+    np.testing.assert_allclose(table["prob_right"].to_numpy(), saved["prob_right"].to_numpy(), atol=1e-6)
+
+
+def test_cnn_interpretation_finds_the_planted_site(position_task, cnn_model, monkeypatch, capsys):
+    tmp, _, dataset, _ = position_task
+    out = tmp / "explained"
+    args = ["model", cnn_model, "-o", out, "--dataset", dataset, "-O", "max_sequences=16", "-O", "n_steps=8",
+            "-O", "motif_ids=MA0099.4,MA0139.2", "-O", "examples=2"]
+    code, _, err = run_tool(interpret_main, args, monkeypatch, capsys)
+    assert code == 0, err
+    sites = pd.read_csv(out / "cnn_sites.tsv", sep="\t")
+    assert len(sites) > 0
+    overlaps = [(s <= OFFSETS[c] + len(MOTIF) and e >= OFFSETS[c]) for s, e, c in zip(sites["start"], sites["end"], sites["class"])]
+    assert np.mean(overlaps) > 0.5, sites
+    enrichment = pd.read_csv(out / "cnn_motif_enrichment.tsv", sep="\t")
+    assert "MA0099.4" in set(enrichment["motif_id"])
+    report = (out / "report.html").read_text()
+    assert "CNN trained from scratch" in report and "CNN: motifs in high-ig sites" in report
+
+
+def test_strand_averaged_prediction_is_strand_symmetric(cnn_model, position_task):
+    _, frame, _, _ = position_task
+    model = read_model(cnn_model)
+    trainer = load_finetuner("cnn", cnn_model, model["finetune"]["config"], None, "cpu")
+    test = frame[frame["split"] == "test"].head(10)
+    flipped = test.assign(sequence=test["sequence"].map(reverse_complement))
+    np.testing.assert_allclose(trainer.predict_proba(test), trainer.predict_proba(flipped), atol=1e-5)
+
+
+def _tiny_options(**kw) -> FinetuneOptions:
+    import dataclasses
+
+    return dataclasses.replace(default_options("cnn"), device="cpu", epochs=2, batch_size=16, **kw)
+
+
+@pytest.mark.parametrize("architecture", ["basset", "dilated"])
+def test_architectures_round_trip_and_repeat_with_a_seed(tmp_path, architecture):
+    frame = position_frame(20, length=60, seed=3)
+    train, valid = frame[frame["split"] == "train"], frame[frame["split"] != "train"]
+    pairs = {"architecture": architecture, "channels": "8", "hidden": "8", "layers": "3", "bins": "4"}
+    a = new_finetuner("cnn", None, pairs, _tiny_options())
+    b = new_finetuner("cnn", None, pairs, _tiny_options())
+    log = a.fit(train, valid, CLASSES)
+    b.fit(train, valid, CLASSES)
+    assert isinstance(a.net, BassetCNN if architecture == "basset" else DilatedCNN)
+    np.testing.assert_array_equal(a.predict_proba(valid), b.predict_proba(valid))
+    assert log["epochs_run"] == 2 and set(log["history"][0]) >= {"train_loss", "valid_loss", "learning_rate"}
+    config = json.loads(json.dumps(a.save(tmp_path)))
+    again = load_finetuner("cnn", tmp_path, config, None, "cpu")
+    np.testing.assert_allclose(again.predict_proba(valid), a.predict_proba(valid), atol=1e-6)
+    shorter = valid.assign(sequence=valid["sequence"].str[5:40])  # other lengths are centre-padded
+    assert again.predict_proba(shorter).shape == (len(valid), 2)
+
+
+def test_defaults_and_registry():
+    assert FINETUNERS["cnn"] == "genofm.finetune.cnn:CNNTrainer"
+    defaults = default_options("cnn")
+    assert defaults.learning_rate == 1e-3 and defaults.epochs == 30 and default_options("sei").learning_rate == 2e-5
+
+
+def test_reverse_complement_of_one_hot():
+    from genofm.finetune.cnn import CNNTrainer
+
+    trainer = CNNTrainer("cnn", None, {"length": "8"}, FinetuneOptions(device="cpu"))
+    x = trainer.onehot(trainer.codes(["AACGTN"]))
+    y = trainer.onehot(trainer.codes([reverse_complement("AACGTN")]))
+    # AACGTN centred in 8 bp is NAACGTNN; its reverse complement NACGTT centred is NNACGTTN
+    assert torch.equal(reverse_complement_onehot(x), y)
+    assert x[0, :, 0].sum() == 0 and x[0, :, 6].sum() == 0  # padding and N are all zero
+
+
+def test_window_scores_map_back_to_the_sequence():
+    window = np.arange(10.0)
+    np.testing.assert_array_equal(to_sequence(window, 6), [2, 3, 4, 5, 6, 7])
+    long = to_sequence(window, 14)
+    assert long.shape == (14,) and long[:2].sum() == 0 and long[-2:].sum() == 0 and long[2] == 0 and long[11] == 9
+
+
+def test_ism_scores_a_linear_model_exactly():
+    torch.manual_seed(0)
+    weight = torch.randn(2, 4, 5)
+
+    class Linear(torch.nn.Module):
+        def forward(self, x):
+            return (x.unsqueeze(1) * weight).sum((2, 3))
+
+    x = torch.zeros(1, 4, 5)
+    x[0, [0, 1, 2, 3], [0, 1, 2, 3]] = 1.0  # ACGT then N
+    scores = _ism(Linear(), x, torch.tensor([1]))
+    w = weight[1]
+    expected = [float(w[b, p] - (w[:, p].sum() - w[b, p]) / 3) for p, b in enumerate([0, 1, 2, 3])] + [0.0]
+    np.testing.assert_allclose(scores[0].numpy(), expected, atol=1e-5)
+
+
+def test_bad_inputs_are_clear_errors(position_task, monkeypatch, capsys, tmp_path):
+    _, _, dataset, _ = position_task
+    code, _, err = run_tool(train_main, [dataset, "--finetune", "cnn", "--weights", dataset, "-o", tmp_path / "x"], monkeypatch, capsys)
+    assert code == 2 and "trains from scratch and takes no --weights" in err and not (tmp_path / "x").exists()
+    code, _, err = run_tool(train_main, [dataset, "--finetune", "cnn", "-O", "architecture=resnet", "-o", tmp_path / "x"], monkeypatch, capsys)
+    assert code == 2 and "architecture='resnet'" in err
+    with pytest.raises(GenofmError, match="--lora-rank"):
+        new_finetuner("cnn", None, {}, FinetuneOptions(lora_rank=2))
+    with pytest.raises(GenofmError, match="no option 'depth'"):
+        new_finetuner("cnn", None, {"depth": "3"}, FinetuneOptions())
+    with pytest.raises(GenofmError, match="not a cnn model folder"):
+        load_finetuner("cnn", tmp_path, {"format": "genofm-fsei/1"}, None, "cpu")
+
+
+def test_threads_cap_torch_and_blas():
+    from threadpoolctl import threadpool_info
+
+    from genofm.cli.common import limit_threads
+
+    before = torch.get_num_threads()
+    limiter = limit_threads(1)
+    try:
+        assert torch.get_num_threads() == 1
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+    finally:
+        limiter.restore_original_limits()
+        torch.set_num_threads(before)
+    assert limit_threads(None) is None
