@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from pathlib import Path
@@ -113,7 +114,9 @@ def main_command(
         "--split-mode",
         help=f"How to split: {', '.join(SPLIT_MODES)}. auto = the inputs' own splits when given (SPLIT:PATH or a "
         "split column; without a given validation split, --valid-fraction of train becomes one), else held-out "
-        "chromosomes when every example has coordinates, else stratified random.",
+        "chromosomes when every example has coordinates, else stratified random. cell = held-out cell types "
+        "(--test-cells) on held-out chromosomes (--test-chroms), for LABEL@CELL=PATH inputs: train on some cell "
+        "types, test on an unseen one.",
     ),
     drop_leaking: bool = typer.Option(
         False,
@@ -121,6 +124,22 @@ def main_command(
         help="With given splits: drop rows whose sequence (either strand) already sits in an earlier split "
         "(train, then valid, then test). Default: keep the benchmark as published; the leakage is measured "
         "and reported in the summary either way. Chromosome and random splits always drop such rows.",
+    ),
+    test_cells: str = typer.Option("", "--test-cells", help="Comma-separated cell types held out for the test split (cell mode)."),
+    tracks: Optional[Path] = typer.Option(
+        None,
+        "--tracks",
+        help="Tracks sheet (CSV/TSV: name, cell_type, assay, file[, kind]) of epigenomic tracks: bigWig or "
+        "bedGraph signal (bgzipped bedGraph needs a tabix index), BED/narrowPeak peaks, or chromatin-state BED "
+        "(kind states). Writes per-window features (cell_type|assay|statistic|bin) to --tracks-output, an "
+        "embedding file of the 'tracks' backbone for genofm-train alone or beside sequence embeddings. With "
+        "LABEL@CELL=PATH inputs every example reads its own cell type's tracks (features named own|assay|...).",
+        show_default=False,
+    ),
+    track_bins: int = typer.Option(4, "--track-bins", help="Equal bins per window for the signal mean and max."),
+    tracks_output: Optional[Path] = typer.Option(
+        None, "--tracks-output", help="Track-feature embedding file to write (HDF5). Default: OUTPUT with .tracks.h5.",
+        show_default=False,
     ),
     test_chroms: str = typer.Option("chr8,chr9", "--test-chroms", help="Comma-separated chromosomes held out for the test split (chrom mode)."),
     valid_chroms: str = typer.Option("chr10", "--valid-chroms", help="Comma-separated chromosomes held out for the validation split (chrom mode)."),
@@ -178,6 +197,7 @@ def main_command(
         max_per_class=max_per_class,
         split_mode=split_mode,
         test_chroms=test_chroms,
+        test_cells=test_cells,
         valid_chroms=valid_chroms,
         test_fraction=test_fraction,
         valid_fraction=valid_fraction,
@@ -186,12 +206,42 @@ def main_command(
         classes=classes,
         drop_leaking=drop_leaking,
     )
+    specs = None
+    if tracks is not None:
+        from genofm.tracks.sheet import read_sheet
+
+        specs = read_sheet(tracks)  # a bad sheet fails before the inputs are read
+        tracks_output = tracks_output or output.with_name(output.name.removesuffix(".parquet") + ".tracks.h5")
+    elif tracks_output is not None:
+        raise GenofmError("--tracks-output needs --tracks (the sheet of track files)")
     prepared = prepare(inputs, options)
     prepared.summary["output"] = str(output)
-    with atomic_path(output) as tmp_output, atomic_path(summary_path) as tmp_summary:
+    with contextlib.ExitStack() as stack:
+        tmp_output = stack.enter_context(atomic_path(output))
+        tmp_summary = stack.enter_context(atomic_path(summary_path))
+        if specs is not None:
+            from genofm.tracks.features import write_track_embeddings
+
+            result = write_track_embeddings(prepared.frame, specs, track_bins, stack.enter_context(atomic_path(tracks_output)),
+                                            _genome_lengths(genome))
+            prepared.summary["tracks"] = {"sheet": str(tracks), "output": str(tracks_output), "bins": track_bins,
+                                          "n_features": len(result.names), "coverage": result.coverage}
         write_dataset(prepared.frame, tmp_output, prepared.classes)
         tmp_summary.write_text(json.dumps(prepared.summary, indent=2) + "\n")
-    log.info("wrote %s and %s", output, summary_path)
+    log.info("wrote %s and %s%s", output, summary_path, f" and {tracks_output}" if specs is not None else "")
+
+
+def _genome_lengths(genome: Optional[Path]) -> Optional[dict]:
+    """Chromosome lengths of --genome, for the track assembly checks."""
+    if genome is None:
+        return None
+    from genofm.data.genome import Genome
+
+    reference = Genome(genome)
+    try:
+        return dict(reference.lengths)
+    finally:
+        reference.close()
 
 
 main = run_app(app, "genofm-prepare")

@@ -12,6 +12,7 @@ Columns (documented in docs/output.md):
 ``strand``     ``+``, ``-`` or ``.`` (nullable)
 ``source``     file the example came from
 ``augmented``  True for reverse-complement copies added to the training split only
+``cell_type``  optional: the cell type of (region, cell type) examples (``LABEL@CELL=PATH`` inputs)
 
 The class list is stored in the Parquet key-value metadata under ``genofm.classes`` so that the
 class order (and the positive class of a binary task, the last one) is fixed at prepare time.
@@ -47,6 +48,7 @@ SCHEMA = pa.schema(
     ]
 )
 CLASSES_KEY = b"genofm.classes"
+OPTIONAL_COLUMNS = (("cell_type", pa.string()),)
 
 
 def write_dataset(frame: pd.DataFrame, path: str | Path, classes: list[str]) -> None:
@@ -54,7 +56,9 @@ def write_dataset(frame: pd.DataFrame, path: str | Path, classes: list[str]) -> 
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"dataset frame lacks columns {missing}")
-    table = pa.Table.from_pandas(frame[list(COLUMNS)], schema=SCHEMA, preserve_index=False)
+    optional = [(name, kind) for name, kind in OPTIONAL_COLUMNS if name in frame.columns]
+    schema = pa.schema([*SCHEMA, *(pa.field(name, kind) for name, kind in optional)])
+    table = pa.Table.from_pandas(frame[[*COLUMNS, *(name for name, _ in optional)]], schema=schema, preserve_index=False)
     meta = dict(table.schema.metadata or {})
     meta[CLASSES_KEY] = json.dumps(list(classes)).encode()
     table = table.replace_schema_metadata(meta)

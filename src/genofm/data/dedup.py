@@ -22,20 +22,25 @@ def canonical(sequence: str) -> str:
 
 
 def drop_exact_duplicates(examples: list[Example]) -> tuple[list[Example], dict[str, int]]:
-    """Keep the first copy of each sequence; drop every copy of a sequence seen with two labels."""
-    labels: dict[str, set[str]] = {}
+    """Keep the first copy of each sequence; drop every copy of a sequence seen with two labels.
+
+    With (region, cell type) examples the key is the pair: the same region may be bound in one cell
+    type and unbound in another, which is exactly what track features are for.
+    """
+    labels: dict[tuple, set[str]] = {}
     for example in examples:
-        labels.setdefault(example.sequence, set()).add(example.label)
+        labels.setdefault((example.cell_type, example.sequence), set()).add(example.label)
     kept: list[Example] = []
-    seen: set[str] = set()
+    seen: set[tuple] = set()
     dropped: Counter[str] = Counter()
     for example in examples:
-        if len(labels[example.sequence]) > 1:
+        key = (example.cell_type, example.sequence)
+        if len(labels[key]) > 1:
             dropped["conflicting_labels"] += 1
-        elif example.sequence in seen:
+        elif key in seen:
             dropped["duplicate_sequence"] += 1
         else:
-            seen.add(example.sequence)
+            seen.add(key)
             kept.append(example)
     return kept, dict(dropped)
 

@@ -55,6 +55,7 @@ class InputSpec:
     label: str | None
     kind: str
     split: str | None = None
+    cell_type: str | None = None  # LABEL@CELL=PATH: every example of the file is in this cell type
 
     @property
     def display(self) -> str:
@@ -84,7 +85,12 @@ def parse_input(text: str) -> InputSpec:
         raise GenofmError(f"{path}: input file not found; give INPUT as [LABEL=]PATH to an existing file")
     if not path.is_file():
         raise GenofmError(f"{path}: input is not a regular file; give INPUT as [LABEL=]PATH to a file")
-    return InputSpec(path=path, label=label, kind=detect_kind(path), split=split)
+    cell_type = None
+    if label is not None and "@" in label:
+        label, cell_type = (part.strip() for part in label.split("@", 1))
+        if not label or not cell_type or "|" in cell_type:
+            raise GenofmError(f"{text}: give LABEL@CELL_TYPE=PATH with a non-empty label and cell type (no '|')")
+    return InputSpec(path=path, label=label, kind=detect_kind(path), split=split, cell_type=cell_type)
 
 
 def _suffix(path: Path) -> str:

@@ -30,7 +30,7 @@ from genofm.data.genome import Genome
 from genofm.data.inputs import InputSpec, parse_input, sha256
 from genofm.data.intervals import read_bed, read_gtf
 from genofm.data.records import Example
-from genofm.data.splits import check_splits, chrom_splits, given_splits, random_splits, resolve_mode
+from genofm.data.splits import cell_splits, check_splits, chrom_splits, given_splits, random_splits, resolve_mode
 from genofm.data.tables import read_table
 from genofm.data.windows import ANCHORS, resize_example
 from genofm.errors import GenofmError
@@ -57,6 +57,7 @@ class PrepareOptions:
     max_per_class: int | None = None
     split_mode: str = "auto"
     test_chroms: str = "chr8,chr9"
+    test_cells: str = ""
     valid_chroms: str = "chr10"
     test_fraction: float = 0.1
     valid_fraction: float = 0.1
@@ -120,8 +121,12 @@ def _read_inputs(specs: list[InputSpec], options: PrepareOptions, dropped: Count
             if spec.split is not None:
                 for example in found:
                     example.split = spec.split
+            if spec.cell_type is not None:
+                for example in found:
+                    example.cell_type = spec.cell_type
             log.info("%s: %d %s records%s", spec.path, len(found), spec.kind, f" ({spec.split} split)" if spec.split else "")
-            described.append({"path": str(spec.path), "label": spec.label, "kind": spec.kind, "records": len(found), "sha256": sha256(spec.path)})
+            described.append({"path": str(spec.path), "label": spec.label, "kind": spec.kind, "records": len(found), "sha256": sha256(spec.path)}
+                             | ({"cell_type": spec.cell_type} if spec.cell_type is not None else {}))
             examples.extend(found)
     finally:
         if genome is not None:
@@ -211,15 +216,15 @@ def _augment(examples: list[Example], splits: list[str], dropped: Counter) -> li
             continue
         flipped = {"+": "-", "-": "+"}.get(example.strand or "", example.strand)
         copies.append((index, Example(example.name, rc, example.label, example.source, example.chrom,
-                                      example.start, example.end, flipped, example.padding)))
+                                      example.start, example.end, flipped, example.padding, cell_type=example.cell_type)))
     return copies
 
 
 def _frame(examples: list[Example], splits: list[str], augmented: list[tuple[int, Example]]) -> pd.DataFrame:
-    ids = _unique_ids([e.name for e in examples])
+    ids = _unique_ids([e.name if e.cell_type is None else f"{e.cell_type}:{e.name}" for e in examples])
     aug_ids = _unique_ids(ids + [f"{ids[index]}_rc" for index, _ in augmented])[len(ids):]
     rows = examples + [copy for _, copy in augmented]
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "id": ids + aug_ids,
             "sequence": [e.sequence for e in rows],
@@ -233,6 +238,9 @@ def _frame(examples: list[Example], splits: list[str], augmented: list[tuple[int
             "augmented": [False] * len(examples) + [True] * len(augmented),
         }
     )
+    if any(e.cell_type is not None for e in rows):
+        frame["cell_type"] = [e.cell_type for e in rows]
+    return frame
 
 
 def _length_stats(values: list[int]) -> dict:
@@ -261,6 +269,8 @@ def _summary(frame, classes, dropped, described, options, mode, warnings, exampl
         "totals": {split: int(sum(counts[split].values())) for split in counts},
         "augmented": {c: int((aug["label"] == c).sum()) for c in classes},
         "chromosomes": chromosomes,
+        **({"cell_types": {split: {str(c): int(n) for c, n in original.loc[original["split"] == split, "cell_type"].value_counts().sort_index().items()}
+                           for split in ("train", "valid", "test")}} if "cell_type" in frame.columns else {}),
         "lengths": _length_stats([len(e.sequence) for e in examples]),
         "real_bases": _length_stats([e.real_length for e in examples]),
         "padded_rows": int(sum(e.padding > 0 for e in examples)),
@@ -307,6 +317,16 @@ def prepare(inputs: list[str], options: PrepareOptions) -> Prepared:
         splits = chrom_splits(examples, test_chroms, valid_chroms)
         present = sorted({e.chrom for e in examples if e.chrom}, key=chrom_sort_key)
         detail = f"test chromosomes {test_chroms}, valid {valid_chroms}; data on {', '.join(present[:12])}{' ...' if len(present) > 12 else ''}"
+    elif mode == "cell":
+        test_cells = parse_chrom_list(options.test_cells)
+        test_chroms, valid_chroms = parse_chrom_list(options.test_chroms), parse_chrom_list(options.valid_chroms)
+        assigned = cell_splits(examples, test_cells, test_chroms, valid_chroms)
+        outside = sum(s is None for s in assigned)
+        if outside:
+            dropped["held_out_cell_type_off_test_chromosomes_or_training_cell_type_on_them"] += outside
+        examples = [e for e, s in zip(examples, assigned) if s is not None]
+        splits = [s for s in assigned if s is not None]
+        detail = f"test cell types {test_cells} on chromosomes {test_chroms}, valid chromosomes {valid_chroms}"
     else:
         splits = random_splits(examples, options.test_fraction, options.valid_fraction, options.seed)
         detail = f"random split, test fraction {options.test_fraction}"

@@ -42,6 +42,7 @@ class Example:
     padding: int = 0
     #: split given by the input (``train=file``, a table's ``split`` column); None when prepare chooses
     split: str | None = None
+    cell_type: str | None = None  # for (region, cell type) examples read with LABEL@CELL=PATH
 
     @property
     def real_length(self) -> int:

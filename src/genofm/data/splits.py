@@ -21,7 +21,7 @@ from genofm.data.dedup import canonical
 from genofm.data.records import Example
 from genofm.errors import GenofmError
 
-SPLIT_MODES = ("auto", "given", "chrom", "random")
+SPLIT_MODES = ("auto", "given", "chrom", "random", "cell")
 log = logging.getLogger("genofm.prepare")
 
 
@@ -53,6 +53,11 @@ def resolve_mode(mode: str, examples: list[Example]) -> str:
                 "for a held-out-chromosome split", len(examples) - with_coords, len(examples)
             )
         return "random"
+    if mode == "cell" and (with_coords < len(examples) or any(e.cell_type is None for e in examples)):
+        raise GenofmError(
+            "--split-mode cell needs a cell type (LABEL@CELL=PATH) and coordinates for every example; "
+            "give each input as LABEL@CELL=PATH with intervals or chr:start-end headers"
+        )
     if mode == "chrom" and with_coords < len(examples):
         raise GenofmError(
             f"--split-mode chrom needs coordinates for every sequence, but {len(examples) - with_coords} of "
@@ -72,6 +77,38 @@ def chrom_splits(examples: list[Example], test_chroms: list[str], valid_chroms: 
     for example in examples:
         key = chrom_key(example.chrom or "")
         splits.append("test" if key in test_keys else "valid" if key in valid_keys else "train")
+    return splits
+
+
+def cell_splits(examples: list[Example], test_cells: list[str], test_chroms: list[str], valid_chroms: list[str]) -> list[str | None]:
+    """Held-out cell types *and* held-out chromosomes (the ENCODE-DREAM scheme).
+
+    Test: the test cell types on the test chromosomes. Valid: the other cell types on the valid
+    chromosomes. Train: the other cell types elsewhere. Rows of test cell types off the test
+    chromosomes and of training cell types on the test chromosomes are dropped (None), so a test
+    region's sequence is never seen in training under another cell type's label.
+    """
+    if not test_cells:
+        raise GenofmError("--split-mode cell needs --test-cells (the cell type(s) held out for testing)")
+    if not test_chroms:
+        raise GenofmError("--split-mode cell also holds out --test-chroms, so test regions are unseen in training; give them")
+    present = {e.cell_type for e in examples}
+    unknown = [c for c in test_cells if c not in present]
+    if unknown:
+        raise GenofmError(f"--test-cells {unknown[0]!r} matches no example's cell type (have {', '.join(sorted(map(str, present)))})")
+    if present <= set(test_cells):
+        raise GenofmError("--test-cells holds out every cell type; leave at least one for training")
+    test_keys, valid_keys = {chrom_key(c) for c in test_chroms}, {chrom_key(c) for c in valid_chroms}
+    splits: list[str | None] = []
+    for example in examples:
+        key = chrom_key(example.chrom or "")
+        held_out = example.cell_type in test_cells
+        if key in test_keys:
+            splits.append("test" if held_out else None)
+        elif held_out:
+            splits.append(None)
+        else:
+            splits.append("valid" if key in valid_keys else "train")
     return splits
 
 

@@ -57,6 +57,11 @@ def _embed_with(prov: dict, prefix: str, model_dir: Path, frame: pd.DataFrame, w
     """Features of one backbone computed here, with their names (prefixed as in a joined table)."""
     from genofm.embedding_run import embed_frame
 
+    if prov.get("backbone") == "tracks":
+        raise GenofmError(
+            f"{model_dir}: the model uses epigenomic track features, which come from track files, not from sequence; "
+            "pass --embeddings (the tracks file genofm-prepare --tracks wrote for this dataset, and the other backbones' files)"
+        )
     backbone = _backbone_for(prov, model_dir, weights, device, precision)
     names = [prefix + n for n in backbone.feature_names]
     if len(names) != prov.get("n_features", len(names)):

@@ -21,6 +21,7 @@ import pandas as pd
 EXPLAINERS: dict[str, str] = {
     "kmer": "genofm.interpret.motifs:explain_kmers",
     "sei": "genofm.interpret.sei_features:explain",
+    "tracks": "genofm.interpret.track_features:explain",
 }
 
 #: backbone -> "module:function" explaining a model trained end to end (fine-tuned language model, cnn) from sequences
