@@ -146,6 +146,14 @@ def test_sheet_errors_name_the_file_and_the_fix(tmp_path):
     sheet.write_text("name,cell_type,assay,file,kind\na,K562,DNase,s.bw,\nb,K562,ATAC,x.bed,peaks\n")
     specs = read_sheet(sheet)
     assert [s.kind for s in specs] == ["signal", "peaks"] and specs[0].path == bw
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    (staged / "s.bw").write_bytes(bw.read_bytes())
+    (staged / "x.bed").write_bytes(bed.read_bytes())
+    sheet.write_text("name,cell_type,assay,file,kind\na,K562,DNase,/data/elsewhere/s.bw,\nb,K562,ATAC,x.bed,peaks\n")
+    assert [s.path for s in read_sheet(sheet, staged)] == [staged / "s.bw", staged / "x.bed"]
+    with pytest.raises(GenofmError, match="not found in"):
+        read_sheet(sheet, tmp_path / "nowhere")
 
 
 def test_bad_tracks_are_refused(tmp_path):
@@ -335,3 +343,15 @@ def test_without_cell_types_each_track_is_its_own_block_and_interpretation_names
     assert code == 0, err
     by_cell = pd.read_csv(out / "tracks_by_cell_type.tsv", sep="\t").set_index("cell_type")
     assert by_cell.loc["K562", "share"] > 0.7 and by_cell.loc["K562", "stability"] > 0.5
+
+
+def test_tiny_tracks_over_labelled_peaks_are_readable(labelled_fastas, tmp_path):
+    from genofm.testing.tiny_tracks import write_tracks
+
+    sheet = write_tracks(tmp_path / "tt", {"pos": labelled_fastas["pos"], "neg": labelled_fastas["neg"]}, "pos", ["K562", "HepG2"])
+    specs = read_sheet(sheet)
+    assert [(s.cell_type, s.assay, s.kind) for s in specs] == [("K562", "DNase", "signal"), ("K562", "H3K4me3", "signal"),
+                                                                ("HepG2", "DNase", "signal"), ("HepG2", "H3K4me3", "signal")]
+    frame = pd.DataFrame({"id": ["p", "n"], "chrom": ["chr1", "chr1"], "start": [0, 50_000], "end": [100, 50_100], "strand": ["+", "+"]})
+    X = track_features(frame, specs, 1).features
+    assert X[0, 0] > X[1, 0]  # pos peaks carry the DNase signal

@@ -137,6 +137,10 @@ def main_command(
         show_default=False,
     ),
     track_bins: int = typer.Option(4, "--track-bins", help="Equal bins per window for the signal mean and max."),
+    tracks_dir: Optional[Path] = typer.Option(
+        None, "--tracks-dir", help="Find each track file by its file name in this folder instead of at the sheet's path "
+        "(for pipelines that stage the files).", show_default=False,
+    ),
     tracks_output: Optional[Path] = typer.Option(
         None, "--tracks-output", help="Track-feature embedding file to write (HDF5). Default: OUTPUT with .tracks.h5.",
         show_default=False,
@@ -210,10 +214,10 @@ def main_command(
     if tracks is not None:
         from genofm.tracks.sheet import read_sheet
 
-        specs = read_sheet(tracks)  # a bad sheet fails before the inputs are read
+        specs = read_sheet(tracks, tracks_dir)  # a bad sheet fails before the inputs are read
         tracks_output = tracks_output or output.with_name(output.name.removesuffix(".parquet") + ".tracks.h5")
-    elif tracks_output is not None:
-        raise GenofmError("--tracks-output needs --tracks (the sheet of track files)")
+    elif tracks_output is not None or tracks_dir is not None:
+        raise GenofmError("--tracks-output and --tracks-dir need --tracks (the sheet of track files)")
     prepared = prepare(inputs, options)
     prepared.summary["output"] = str(output)
     with contextlib.ExitStack() as stack:

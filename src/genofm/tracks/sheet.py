@@ -50,8 +50,12 @@ def guess_kind(path: Path) -> str | None:
     return None
 
 
-def read_sheet(path: str | Path) -> list[TrackSpec]:
-    """Validated tracks: unique names, one track per (cell type, assay), existing files, a known kind."""
+def read_sheet(path: str | Path, files_dir: str | Path | None = None) -> list[TrackSpec]:
+    """Validated tracks: unique names, one track per (cell type, assay), existing files, a known kind.
+
+    ``files_dir``: look every file up by its name in this folder instead (a pipeline stages the
+    track files into one folder next to the sheet it was given).
+    """
     path = Path(path)
     if not path.is_file():
         raise GenofmError(f"{path}: tracks sheet not found; give a CSV/TSV with columns {', '.join(REQUIRED)}")
@@ -75,10 +79,13 @@ def read_sheet(path: str | Path) -> list[TrackSpec]:
                 raise GenofmError(f"{path}: line {number}: {column} {row[column]!r} must be non-empty and free of '|' "
                                   "(feature names are cell_type|assay|statistic|bin)")
         file = Path(row["file"])
-        if not file.is_absolute():
+        if files_dir is not None:
+            file = Path(files_dir) / file.name
+        elif not file.is_absolute():
             file = path.parent / file
         if not file.is_file():
-            raise GenofmError(f"{path}: line {number}: track file {file} not found; paths are relative to the sheet")
+            where = f"in {files_dir}" if files_dir is not None else "(paths are relative to the sheet)"
+            raise GenofmError(f"{path}: line {number}: track file {file.name} not found {where}; fix the file column")
         kind = row.get("kind") or guess_kind(file)
         if kind is None:
             raise GenofmError(f"{path}: line {number}: cannot tell whether {file.name} holds peaks or chromatin states; "
@@ -86,6 +93,11 @@ def read_sheet(path: str | Path) -> list[TrackSpec]:
         if kind not in KINDS:
             raise GenofmError(f"{path}: line {number}: kind {kind!r} is not one of {', '.join(KINDS)}")
         specs.append(TrackSpec(row["name"], row["cell_type"], row["assay"], file, kind))
+    if files_dir is not None:
+        stems = [s.path.name for s in specs]
+        clash = sorted({n for n in stems if stems.count(n) > 1})
+        if clash:
+            raise GenofmError(f"{path}: two tracks share the file name {clash[0]!r}; give every track file its own name")
     names = [s.name for s in specs]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
