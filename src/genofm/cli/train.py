@@ -89,6 +89,10 @@ def train(
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap replicates for the 95% confidence intervals of the test metrics.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed for cross-validation folds, bootstrap, initialisation and fine-tuning.")] = 0,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for torch, BLAS and OpenMP (e.g. Nextflow's task.cpus). Default: the libraries' choice.", show_default=False)] = None,
+    archive: Annotated[
+        Optional[Path],
+        typer.Option(help="Also write the finished model folder as this single zip file, which genofm-predict and genofm-interpret read in place of the folder (for systems that pass one file per step, such as Galaxy).", show_default=False),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     version: Annotated[Optional[bool], typer.Option("--version", callback=version_callback, is_eager=True, help="Print the version and exit.")] = None,
 ) -> None:
@@ -148,6 +152,7 @@ def train(
             max_steps=max_steps,
         )
         train_finetuned(dataset, finetune, weights, parse_pairs(option), options, output, bootstrap, seed)
+        _write_archive(output, archive)
         return
     if not embeddings:
         raise GenofmError("pass --embeddings (from genofm-embed) to fit a head, or --finetune BACKBONE --weights PATH")
@@ -165,6 +170,14 @@ def train(
         model = cls(learning_rate=learning_rate or 0.1, l2_regularization=alpha, patience=patience or 10,
                     class_weight=weight, seed=seed)
     train_head(dataset, embeddings, output, model, feature_group=feature_group, n_bootstrap=bootstrap, seed=seed)
+    _write_archive(output, archive)
+
+
+def _write_archive(output: Path, archive: Optional[Path]) -> None:
+    if archive is not None:
+        from genofm.model_archive import write_archive
+
+        write_archive(output, archive)
 
 
 main = run_app(app, "genofm-train")
