@@ -191,7 +191,8 @@ start=$(date +%s.%N)
 ) > "$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 up=false
-for _ in $(seq 1 300); do
+# about 70 s on an idle 2-core machine, several minutes on a busy one
+for _ in $(seq 1 900); do
     if curl -sf "$URL/api/version" > "$TMP/version.json" 2>/dev/null; then up=true; break; fi
     kill -0 "$SERVER_PID" 2>/dev/null || break
     sleep 1
