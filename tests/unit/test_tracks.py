@@ -280,6 +280,10 @@ def test_the_ablation_sequence_only_fails_tracks_and_both_learn_a_held_out_cell_
     assert result.loc["tracks only", "test_auroc"] > 0.95
     assert result.loc["both", "test_auroc"] > 0.95
     assert result.loc["both", "backbone"] == "kmer+tracks"
+    code, _, err = run_tool(interpret_main, ["compare", *[tmp / n.replace(" ", "_") for n in runs], "-o", tmp / "ablation"], monkeypatch, capsys)
+    assert code == 0, err
+    compared = pd.read_csv(tmp / "ablation" / "comparison.tsv", sep="\t")
+    assert len(compared) == 3 and compared["backbone"].nunique() == 3
 
     out = tmp / "explained"
     args = ["model", tmp / "tracks_only", "-o", out, "--dataset", dataset, "-e", tracks, "--refits", "5", "--top", "4"]
