@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 
@@ -68,7 +69,8 @@ def test_linear_model_report_with_stability_and_motifs(models, monkeypatch, caps
     report = (out / "report.html").read_text()
     assert_self_contained(report)
     text = _text(report)
-    for heading in ("Test performance", "Top features", "K-mers matched to JASPAR2024", "Provenance", "AUROC", "95% CI"):
+    for heading in ("Model selection (validation split)", "Test performance", "Top features", "K-mers matched to JASPAR2024",
+                    "Provenance", "AUROC", "95% CI", "cross-validation on the train split", "chooses nothing"):
         assert heading in text, heading
     assert report.count("data:image/png;base64,") >= 4  # ROC, PR, top features, motif support
 
@@ -162,9 +164,12 @@ def test_compare_tabulates_models_with_intervals(models, monkeypatch, capsys):
     assert list(table["head"]) == ["logreg", "gboost"] and set(table["backbone"]) == {"kmer"}
     assert {"n_train", "n_test", "auroc", "auroc_ci_low", "auroc_ci_high", "auprc", "mcc", "f1", "accuracy"} <= set(table.columns)
     assert (table["auroc_ci_low"] <= table["auroc"]).all() and (table["auroc"] <= table["auroc_ci_high"]).all()
+    for folder, row in zip([tmp / "logreg", tmp / "gboost"], table.itertuples()):
+        valid = json.loads((folder / "metrics.json").read_text())["valid"]["metrics"]
+        assert row.valid_auroc == pytest.approx(valid["auroc"]["value"]) and row.valid_mcc == pytest.approx(valid["mcc"]["value"])
     report = (out / "comparison.html").read_text()
     assert_self_contained(report)
-    assert "planted3" in report
+    assert "planted3" in report and "valid auroc" in report
     code, _, err = run_tool(interpret_main, ["compare", tmp / "logreg", "-o", tmp / "c2", "--name", "a", "--name", "b"], monkeypatch, capsys)
     assert code == 2 and "--name" in err and not (tmp / "c2").exists()
     code, _, err = run_tool(interpret_main, ["compare", tmp, "-o", tmp / "c3"], monkeypatch, capsys)

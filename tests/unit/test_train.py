@@ -77,6 +77,12 @@ def test_binary_logreg_model_folder(binary, monkeypatch, capsys):
     assert metrics["metrics"]["auroc"]["value"] == pytest.approx(skm.roc_auc_score(truth, predictions["prob_oct4"]), abs=1e-4)
     assert metrics["metrics"]["auroc"]["value"] > 0.9
     assert metrics["split"] == "test" and metrics["positive_class"] == "oct4"
+    # validation metrics beside the test metrics (choose on them), and which split chose what
+    valid = frame[frame["split"] == "valid"]
+    assert metrics["valid"]["split"] == "valid" and metrics["valid"]["n"] == len(valid)
+    assert model["valid_metrics"]["auroc"] == metrics["valid"]["metrics"]["auroc"]["value"] > 0.8
+    assert model["test_metrics"]["auroc"] == metrics["metrics"]["auroc"]["value"]
+    assert "cross-validation on the train split" in model["selection"]["C"] and "chooses nothing" in model["selection"]["test split"]
 
 
 def test_three_classes_report_macro_and_per_class_metrics(tmp_path, monkeypatch, capsys):
@@ -265,6 +271,8 @@ def test_finetune_dispatch_writes_an_evaluated_model_folder(fake_finetuner, bina
     assert model["backbone"]["options"] == {"layer": "-1"} and len(model["backbone"]["weights_sha256"]) == 64
     assert model["finetune"]["options"]["epochs"] == 2 and model["finetune"]["options"]["learning_rate"] == 0.01
     assert model["finetune"]["config"] == {"file": "finetuned.safetensors"} and model["training_log"]["lr"] == 0.01
+    assert model["valid_metrics"]["auroc"] > 0.9 and json.loads((out / "metrics.json").read_text())["valid"]["split"] == "valid"
+    assert model["selection"]["epoch kept"].startswith("lowest train loss")  # the fake logs no early stopping
     assert (out / "finetuned.safetensors").is_file() and (out / "roc_curve.png").is_file()
     assert json.loads((out / "metrics.json").read_text())["metrics"]["auroc"]["value"] > 0.9
     assert_no_pickle(out)

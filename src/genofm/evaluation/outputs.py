@@ -1,4 +1,9 @@
-"""Writing a model folder's evaluation files: metrics.json, test_predictions.tsv, ROC and PR curves."""
+"""Writing a model folder's evaluation files: metrics.json, test_predictions.tsv, ROC and PR curves.
+
+metrics.json holds the test split's metrics (the numbers to report) and, under ``valid``, the
+same metrics on the validation split: the numbers to choose k, head or model by, so that a
+benchmark user never picks on test.
+"""
 
 from __future__ import annotations
 
@@ -28,11 +33,21 @@ def write_evaluation(
     n_bootstrap: int,
     seed: int,
     title: str = "",
+    valid: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict:
-    """Evaluate on the held-out rows and write every evaluation file; returns the metrics document."""
+    """Evaluate on the held-out rows and write every evaluation file; returns the metrics document.
+
+    ``valid`` is (labels, probabilities) of the validation split, stored under ``valid`` (None
+    when the dataset has no validation rows).
+    """
     directory = Path(directory)
     metrics = evaluate(truth, proba, classes, n_bootstrap=n_bootstrap, seed=seed)
     metrics["split"] = "test"
+    metrics["valid"] = None
+    if valid is not None and len(valid[0]):
+        metrics["valid"] = evaluate(np.asarray(valid[0]), np.asarray(valid[1], dtype=np.float64), classes,
+                                    n_bootstrap=n_bootstrap, seed=seed)
+        metrics["valid"]["split"] = "valid"
     write_json(directory / METRICS_JSON, metrics)
     write_table(prediction_table(test, proba, classes), directory / PREDICTIONS_TSV)
     roc_plot(truth, proba, classes, directory / ROC_PNG, title=f"ROC, test split {title}".strip())
@@ -40,6 +55,16 @@ def write_evaluation(
     return metrics
 
 
-def metric_summary(metrics: dict) -> dict[str, float | None]:
-    """``{"auroc": 0.91, ...}``: the point estimates, for logs and model.json."""
+def metric_summary(metrics: dict | None) -> dict[str, float | None] | None:
+    """``{"auroc": 0.91, ...}``: the point estimates, for logs and model.json (None for no metrics)."""
+    if not metrics:
+        return None
     return {name: entry["value"] for name, entry in metrics["metrics"].items()}
+
+
+def log_metrics(log, metrics: dict) -> None:
+    """One log line each for the validation and the test split."""
+    for split, document in (("valid", metrics.get("valid")), ("test", metrics)):
+        summary = metric_summary(document)
+        if summary:
+            log.info("%s %s", split, ", ".join(f"{k} {v:.3f}" for k, v in summary.items() if v is not None))

@@ -60,6 +60,11 @@ class Head(ClassifierMixin, BaseEstimator):
     def save_files(self, directory: Path) -> None:
         """Write any extra files; heads whose parameters are all arrays have none."""
 
+    def selection(self) -> dict[str, str]:
+        """Which data chose what during fitting (hyper-parameter -> split), recorded in model.json and the report."""
+        stopping = (getattr(self, "log_", None) or {}).get("early_stopping_on")
+        return {"early stopping": stopping} if stopping else {}
+
     @classmethod
     def restore(cls, arrays: dict[str, np.ndarray], state: dict[str, Any], directory: Path) -> "Head":
         raise NotImplementedError

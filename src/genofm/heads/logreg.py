@@ -132,6 +132,10 @@ class LogRegHead(Head):
             "cv_coef": self.cv_coef_,
         }
 
+    def selection(self) -> dict[str, str]:
+        what = "C and l1_ratio" if self.penalty == "elasticnet" else "C"
+        return {what: f"{self.cv_folds}-fold cross-validation on the train split (log loss; reverse-complement copies kept in their original's fold)"}
+
     def state(self) -> dict[str, Any]:
         params = self.get_params()
         params["l1_ratios"] = [float(r) for r in params["l1_ratios"]]

@@ -2,7 +2,9 @@
 
 Heads are fitted on the training split (reverse-complement copies included), choose their
 hyper-parameters by cross-validation on it (logreg) or stop early on the validation split
-(mlp, gboost), and are scored once on the test split, which never holds augmented rows. The
+(mlp, gboost), and are scored once on the test split, which never holds augmented rows.
+Validation metrics are written beside the test metrics (and model.json's ``selection`` says
+which split chose what), so models are compared and picked on validation, never on test. The
 split checks are shared with fine-tuning so every model folder is evaluated the same way.
 """
 
@@ -21,7 +23,7 @@ from genofm.atomic import atomic_path
 from genofm.data.dataset import read_dataset
 from genofm.embeddings import read_embeddings
 from genofm.errors import GenofmError
-from genofm.evaluation.outputs import metric_summary, write_evaluation
+from genofm.evaluation.outputs import log_metrics, metric_summary, write_evaluation
 from genofm.heads.base import Head, blas_threads_for
 from genofm.heads.features import feature_matrix, group_columns, groups_of, label_indices
 from genofm.heads.store import model_document, save_head
@@ -127,9 +129,10 @@ def train_head(
                  X_valid=X_valid if X_valid.shape[0] else None, y_valid=splits.y_valid if X_valid.shape[0] else None)
     fit_seconds = time.time() - started
     proba = head.predict_proba(X_test)
+    valid = (splits.y_valid, head.predict_proba(X_valid)) if X_valid.shape[0] else None
     with atomic_path(output, directory=True) as tmp:
         metrics = write_evaluation(tmp, splits.test, splits.y_test, proba, splits.classes, n_bootstrap, seed,
-                                   title=f"({backbone}, {head.name})")
+                                   title=f"({backbone}, {head.name})", valid=valid)
         document = model_document(
             "head",
             splits.classes,
@@ -141,9 +144,11 @@ def train_head(
             seed=seed,
             fit_seconds=round(fit_seconds, 3),
             test_metrics=metric_summary(metrics),
+            valid_metrics=metric_summary(metrics["valid"]),
+            selection=selection_record(head.selection()),
         )
         save_head(tmp, head, document)
-    log.info("test %s", ", ".join(f"{k} {v:.3f}" for k, v in metric_summary(metrics).items() if v is not None))
+    log_metrics(log, metrics)
     return metrics
 
 
@@ -179,10 +184,13 @@ def train_finetuned(
     proba = np.asarray(finetuner.predict_proba(splits.test), dtype=np.float64)
     if proba.shape != (len(splits.test), len(splits.classes)):
         raise RuntimeError(f"finetuner {backbone!r} returned probabilities of shape {proba.shape} for {len(splits.test)} test rows")
+    valid = (splits.y_valid, np.asarray(finetuner.predict_proba(splits.valid), dtype=np.float64)) if len(splits.valid) else None
+    stopping = training_log.get("early_stopping_on") if isinstance(training_log, dict) else None
+    selection = {"epoch kept": f"lowest {stopping} loss (early stopping)" if stopping else "lowest train loss (no valid split: all epochs run)"}
     with atomic_path(output, directory=True) as tmp:
         config = finetuner.save(tmp)
         metrics = write_evaluation(tmp, splits.test, splits.y_test, proba, splits.classes, n_bootstrap, seed,
-                                   title=f"({backbone}, fine-tuned)")
+                                   title=f"({backbone}, {'trained from scratch' if backbone == 'cnn' else 'fine-tuned'})", valid=valid)
         document = model_document(
             "finetuned",
             splits.classes,
@@ -198,7 +206,14 @@ def train_finetuned(
             seed=seed,
             fit_seconds=round(fit_seconds, 3),
             test_metrics=metric_summary(metrics),
+            valid_metrics=metric_summary(metrics["valid"]),
+            selection=selection_record(selection),
         )
         write_json(tmp / MODEL_JSON, document)
-    log.info("test %s", ", ".join(f"{k} {v:.3f}" for k, v in metric_summary(metrics).items() if v is not None))
+    log_metrics(log, metrics)
     return metrics
+
+
+def selection_record(choices: dict[str, str]) -> dict[str, str]:
+    """Which split chose what; the test split never chooses anything."""
+    return {**choices, "test split": "scored once after every choice was made; chooses nothing"}

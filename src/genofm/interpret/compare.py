@@ -2,7 +2,8 @@
 
 The pipeline trains every (dataset x backbone x head) combination and calls this once, so the
 question "which representation works best for which task" is answered by a single TSV with test
-metrics and their bootstrap intervals, plus a bar chart of AUROC with its interval.
+metrics and their bootstrap intervals, plus a bar chart of AUROC with its interval. Validation
+metrics (``valid_<metric>``) sit beside them: choose on those, report on test.
 
 Rows are named by backbone and the options that tell models apart (``kmer k=6``), so two models
 differing only by an option stay distinguishable. Models that differ only by their seed are
@@ -26,6 +27,8 @@ from genofm.interpret import report as html
 
 COMPARISON_TSV = "comparison.tsv"
 COMPARISON_HTML = "comparison.html"
+#: validation metrics shown in comparison.html (comparison.tsv has valid_<metric> for every metric)
+VALID_SHOWN = ("auroc", "mcc", "accuracy")
 #: what a comparison row is: one model folder, the mean +- sd of several seeds, or their ensemble
 ROW_KINDS = ("model", "seeds", "ensemble")
 
@@ -84,8 +87,10 @@ def comparison_row(model_dir: Path, dataset_name: str | None = None) -> dict:
     if not path.is_file():
         raise GenofmError(f"{path}: not found; the model folder is incomplete, re-run genofm-train")
     try:
-        metrics = json.loads(path.read_text())["metrics"]
-    except (json.JSONDecodeError, KeyError, TypeError):
+        document_metrics = json.loads(path.read_text())
+        metrics = document_metrics["metrics"]
+        valid = (document_metrics.get("valid") or {}).get("metrics") or {}
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
         raise GenofmError(f"{path}: not a genofm metrics file; re-run genofm-train") from None
     data = document.get("dataset") or {}
     dataset = dataset_name or data.get("name") or model_dir.name
@@ -110,6 +115,8 @@ def comparison_row(model_dir: Path, dataset_name: str | None = None) -> dict:
         "classes": ",".join(document["classes"]),
     }
     _fill_metrics(row, metrics)
+    for name in METRICS:  # validation point estimates: what to choose a model by
+        row[f"valid_{name}"] = (valid.get(name) or {}).get("value")
     row["model_dir"] = str(model_dir)
     row["_provenance"] = provenance
     return row
@@ -190,7 +197,10 @@ def write_comparison(table: pd.DataFrame, output: Path) -> None:
                 f"{v:.3f} \u00b1 {sd:.3f} (sd)" if pd.notna(v) and pd.notna(sd) else ""
                 for v, sd in zip(table.loc[table["kind"] == "seeds", name], table.loc[table["kind"] == "seeds", f"{name}_sd"])
             ]
-        columns = ["dataset", "model", "head", "feature_group", "kind", "seed", "n_train", "n_test", *[f"{m} (95% CI)" for m in METRICS]]
+        for name in VALID_SHOWN:
+            shown[f"valid {name}"] = [f"{v:.3f}" if pd.notna(v) else "" for v in table.get(f"valid_{name}", pd.Series(index=table.index, dtype=float))]
+        columns = ["dataset", "model", "head", "feature_group", "kind", "seed", "n_train", "n_test",
+                   *[f"valid {m}" for m in VALID_SHOWN], *[f"{m} (95% CI)" for m in METRICS]]
         summary = table["kind"] != "model"
         grouped = set(zip(table.loc[summary, "dataset"], table.loc[summary, "model"], table.loc[summary, "head"]))
         single = [(d, m, h) not in grouped for d, m, h in zip(table["dataset"], table["model"], table["head"])]
@@ -200,7 +210,9 @@ def write_comparison(table: pd.DataFrame, output: Path) -> None:
             html.paragraph(f"{n_models} models compared on their own held-out test splits. Intervals are class-stratified "
                            "bootstrap 95% intervals; models of different datasets are not comparable with each other. "
                            "A model trained with several seeds is shown as the mean \u00b1 sd of its seeds' metrics "
-                           "(kind seeds) and as the ensemble of their averaged probabilities (kind ensemble)."),
+                           "(kind seeds) and as the ensemble of their averaged probabilities (kind ensemble). "
+                           "Choose between models on the validation columns (valid ...); the test columns report the "
+                           "chosen model and must not be used to choose it."),
             html.section("Test metrics", html.table(shown.loc[main_rows, columns], max_rows=500, note=f"Full table: {COMPARISON_TSV}")),
             html.section("AUROC", html.image(tmp / "auroc.png", "Test AUROC with 95% interval")),
             html.section("AUPRC", html.image(tmp / "auprc.png", "Test AUPRC with 95% interval")),

@@ -212,6 +212,25 @@ def _summary(document: dict) -> str:
     return f"This report explains {what}, trained for a {task} task."
 
 
+def _selection_section(document: dict, metrics: dict | None) -> str:
+    """Validation metrics (what to choose by) and which split chose what while training."""
+    valid = (metrics or {}).get("valid")
+    parts = []
+    if valid:
+        parts.append(html.paragraph(
+            f"Validation split (n = {valid.get('n')}): compare k, heads and models on these numbers; the test split "
+            "below is for reporting the chosen model only."))
+        parts.append(html.table(html.metrics_frame(valid)))
+    else:
+        parts.append(html.paragraph("No validation metrics: the dataset has no validation split (or the model folder "
+                                    "predates them).", "note"))
+    selection = document.get("selection") or {}
+    if selection:
+        parts.append(html.paragraph("Which data chose what while training:"))
+        parts.append(html.definition_list(selection.items()))
+    return html.section("Model selection (validation split)", *parts)
+
+
 def _render(document: dict, metrics: dict | None, model_dir: Path, ranked: pd.DataFrame | None,
             sections: list[ReportSection], out_dir: Path, top: int, notes: list[str]) -> str:
     dataset = document.get("dataset") or {}
@@ -220,6 +239,7 @@ def _render(document: dict, metrics: dict | None, model_dir: Path, ranked: pd.Da
     title = f"genofm: {dataset.get('name', 'model')} - {backbone.get('backbone', '?')} + {head}"
     blocks = [html.paragraph(_summary(document))]
 
+    blocks.append(_selection_section(document, metrics))
     if metrics:
         blocks.append(html.section(
             f"Test performance (n = {metrics.get('n')}, {metrics.get('averaging')})",
