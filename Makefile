@@ -15,4 +15,5 @@ test-unit: setup
 	source scripts/env.sh && python -m pytest -q tests/unit
 
 lint:
+	bash scripts/nextflow_lint.sh
 	bash scripts/nf_core_lint.sh

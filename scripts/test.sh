@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make test` and CI: the unit tests, then the pipeline tests, then the container tests.
+# `make test` and CI: the unit tests, the strict-syntax check of the pipeline, the pipeline tests,
+# then the container tests.
 # Every suite runs even when an earlier one failed; the exit status is non-zero if any failed.
 # Each suite prints its own closing line (pytest's summary; `pipeline: N passed, N failed`).
 set -uo pipefail
@@ -11,6 +12,9 @@ status=0
 
 echo "== unit tests"
 python -m pytest -q tests/unit || status=1
+
+echo "== Nextflow strict syntax (nextflow lint 25.04.0)"
+bash scripts/nextflow_lint.sh || status=1
 
 echo "== pipeline tests"
 bash tests/pipeline/run_pipeline_tests.sh || status=1

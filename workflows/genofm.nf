@@ -1,18 +1,17 @@
 /*
- * prepare -> embed (sharded, per backbone) -> train (heads, and optional fine-tuning)
+ * prepare -> embed (sharded, per backbone) -> train heads on the embeddings
+ *                                           and fine-tune backbones end to end (optional)
  *         -> predict -> interpret -> compare
  */
 
 include { GENOFM_PREPARE                    } from '../modules/local/genofm/prepare/main'
 include { EMBED_SHARDED                     } from '../subworkflows/local/embed_sharded/main'
 include { GENOFM_TRAIN                      } from '../modules/local/genofm/train/main'
-include { GENOFM_TRAIN as GENOFM_FINETUNE   } from '../modules/local/genofm/train/main'
+include { GENOFM_FINETUNE                   } from '../modules/local/genofm/finetune/main'
 include { GENOFM_PREDICT                    } from '../modules/local/genofm/predict/main'
 include { GENOFM_INTERPRET                  } from '../modules/local/genofm/interpret/main'
 include { GENOFM_COMPARE                    } from '../modules/local/genofm/compare/main'
 include { csvList; backboneWeights          } from '../subworkflows/local/utils_nfcore_genofm_pipeline'
-
-import groovy.json.JsonOutput
 
 workflow GENOFM {
 
@@ -21,7 +20,7 @@ workflow GENOFM {
     params_summary // value channel, map: parameters that differ from the defaults
 
     main:
-    ch_versions = Channel.empty()
+    ch_versions = channel.empty()
 
     GENOFM_PREPARE(ch_samplesheet)
     ch_versions = ch_versions.mix(GENOFM_PREPARE.out.versions)
@@ -35,45 +34,48 @@ workflow GENOFM {
     EMBED_SHARDED(
         ch_dataset,
         ch_summary,
-        Channel.fromList(backbones.collect { [it, backboneWeights(it)] }),
+        channel.fromList(backbones.collect { backbone -> [backbone, backboneWeights(backbone)] }),
         params.shard_size,
         params.shard_count,
     )
     ch_versions = ch_versions.mix(EMBED_SHARDED.out.versions)
 
     ch_dataset_by_name = ch_dataset.map { meta, pq -> [meta.id, pq] }
-    // [ meta, dataset, embeddings, weights ]: what train, predict and interpret all read
+    // [ meta, dataset, embedding shards ]: one per dataset x backbone x head
     ch_head_inputs = EMBED_SHARDED.out.embeddings
         .map { meta, h5s -> [meta.dataset, meta, h5s] }
         .combine(ch_dataset_by_name, by: 0)
-        .flatMap { name, meta, h5s, pq ->
-            heads.collect { head -> [meta + [id: "${meta.id}.${head}".toString(), head: head, finetune: false], pq, h5s, []] }
+        .flatMap { _name, meta, h5s, pq ->
+            heads.collect { head -> [meta + [id: "${meta.id}.${head}".toString(), head: head, finetune: false], pq, h5s] }
         }
     GENOFM_TRAIN(ch_head_inputs)
     ch_versions = ch_versions.mix(GENOFM_TRAIN.out.versions)
 
-    // --- optional end-to-end fine-tuning of language-model backbones -------------------------
+    // --- optional end-to-end fine-tuning (label process_gpu) ----------------------------------
     def finetune = csvList(params.finetune_backbones)
+    // [ meta, dataset, weights or [] ]: one per dataset x fine-tuned backbone
     ch_finetune_inputs = ch_dataset_by_name
-        .combine(Channel.fromList(finetune.collect { [it, backboneWeights(it)] }))
+        .combine(channel.fromList(finetune.collect { backbone -> [backbone, backboneWeights(backbone)] }))
         .map { name, pq, backbone, weights ->
-            [[id: "${name}.${backbone}.finetune".toString(), dataset: name, backbone: backbone, head: 'finetune', finetune: true], pq, [], weights]
+            [[id: "${name}.${backbone}.finetune".toString(), dataset: name, backbone: backbone, head: 'finetune', finetune: true], pq, weights]
         }
     GENOFM_FINETUNE(ch_finetune_inputs)
     ch_versions = ch_versions.mix(GENOFM_FINETUNE.out.versions)
 
     // --- predictions and interpretation of every model ---------------------------------------
     ch_models = GENOFM_TRAIN.out.model.mix(GENOFM_FINETUNE.out.model)
-    ch_model_inputs = ch_head_inputs.mix(ch_finetune_inputs)
-        .map { meta, pq, h5s, weights -> [meta.id, pq, h5s, weights] }
+    // [ meta, dataset, model, embedding shards or [], weights or [] ]: a head reads the
+    // embeddings, a fine-tuned model runs its backbone from the weights
+    ch_model_inputs = ch_head_inputs.map { meta, pq, h5s -> [meta.id, pq, h5s, []] }
+        .mix(ch_finetune_inputs.map { meta, pq, weights -> [meta.id, pq, [], weights] })
         .join(ch_models.map { meta, model -> [meta.id, meta, model] })
-        .map { id, pq, h5s, weights, meta, model -> [meta, pq, model, h5s, weights] }
+        .map { _id, pq, h5s, weights, meta, model -> [meta, pq, model, h5s, weights] }
 
     GENOFM_PREDICT(ch_model_inputs)
     ch_versions = ch_versions.mix(GENOFM_PREDICT.out.versions)
 
     // explainers that run the backbone (Sei sequence classes, attention maps) get its weights too
-    def weights_by_backbone = (backbones + finetune).unique().collectEntries { [it, backboneWeights(it)] }
+    def weights_by_backbone = (backbones + finetune).unique().collectEntries { backbone -> [backbone, backboneWeights(backbone)] }
     GENOFM_INTERPRET(
         ch_model_inputs.map { meta, pq, model, h5s, weights -> [meta, pq, model, h5s, weights ?: weights_by_backbone[meta.backbone]] }
     )
@@ -84,20 +86,20 @@ workflow GENOFM {
         ch_models
             .map { meta, model -> [meta.dataset, model] }
             .toSortedList { a, b -> a[1].name <=> b[1].name }
-            .filter { it }
-            .map { pairs -> [[id: 'comparison'], pairs.collect { it[1] }, pairs.collect { it[0] }] }
+            .filter { pairs -> pairs }
+            .map { pairs -> [[id: 'comparison'], pairs.collect { pair -> pair[1] }, pairs.collect { pair -> pair[0] }] }
     )
     ch_versions = ch_versions.mix(GENOFM_COMPARE.out.versions)
 
     // --- pipeline_info: software versions and the parameters of this run ---------------------
+    // every task reports `genofm --versions` ('name: version' lines); one block per process
     ch_versions
+        .map { process_name, versions -> "\"${process_name}\":\n" + versions.readLines().collect { line -> "    ${line}" }.join('\n').toString() }
         .unique()
-        .map { it.text.trim() }
-        .unique()
-        .mix(Channel.of("Workflow:\n    genofm: ${workflow.manifest.version}\n    Nextflow: ${workflow.nextflow.version}".toString()))
+        .mix(channel.of("Workflow:\n    genofm: ${workflow.manifest.version}\n    Nextflow: ${workflow.nextflow.version}".toString()))
         .collectFile(name: 'genofm_software_versions.yml', storeDir: "${params.outdir}/pipeline_info", newLine: true, sort: true)
     params_summary
-        .map { summary -> JsonOutput.prettyPrint(JsonOutput.toJson(summary + [profile: workflow.profile, run_name: workflow.runName])) }
+        .map { summary -> groovy.json.JsonOutput.prettyPrint(groovy.json.JsonOutput.toJson(summary + [profile: workflow.profile, run_name: workflow.runName])) }
         .collectFile(name: 'params_summary.json', storeDir: "${params.outdir}/pipeline_info", newLine: true)
 
     emit:

@@ -42,3 +42,16 @@ def test_umbrella_version_and_unknown_tool(monkeypatch, capsys):
 def test_installed_console_script_dispatches():
     result = subprocess.run(["genofm", "interpret", "compare", "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "comparison.tsv" in result.stdout
+
+
+def test_umbrella_versions_are_yaml_lines_the_pipeline_records(monkeypatch, capsys):
+    import importlib.metadata
+    import platform
+
+    code, out, _ = run_tool(main, ["--versions"], monkeypatch, capsys)
+    assert code == 0
+    versions = dict(line.split(": ", 1) for line in out.strip().splitlines())
+    assert versions["genofm"] == __version__
+    assert versions["python"] == platform.python_version()
+    assert versions["torch"] == importlib.metadata.version("torch")
+    assert versions["scikit-learn"] == importlib.metadata.version("scikit-learn")

@@ -53,6 +53,14 @@ def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
         ctx.exit()
 
 
+def _versions(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from genofm.versions import versions_yaml
+
+        click.echo(versions_yaml())
+        ctx.exit()
+
+
 cli = ToolGroup(
     name="genofm",
     help=(
@@ -60,7 +68,13 @@ cli = ToolGroup(
         "interpretation. Run 'genofm TOOL --help' for a tool's options; 'genofm TOOL ...' is the same "
         "as 'genofm-TOOL ...'."
     ),
-    params=[click.Option(["--version"], is_flag=True, expose_value=False, is_eager=True, callback=_version, help="Print the version and exit.")],
+    params=[
+        click.Option(["--version"], is_flag=True, expose_value=False, is_eager=True, callback=_version, help="Print the version and exit."),
+        click.Option(
+            ["--versions"], is_flag=True, expose_value=False, is_eager=True, callback=_versions,
+            help="Print genofm's and its main libraries' versions as 'name: version' lines (YAML) and exit; every pipeline task records them.",
+        ),
+    ],
     no_args_is_help=True,
 )
 

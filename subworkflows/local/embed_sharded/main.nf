@@ -8,26 +8,13 @@
 
 include { GENOFM_EMBED } from '../../../modules/local/genofm/embed/main'
 
-import groovy.json.JsonSlurper
-
-// rows in a prepare summary: `n_rows` when given, else the sum of its per-split x class `counts`
-def summaryRows(summaryFile) {
-    def summary = new JsonSlurper().parse(summaryFile.toFile())
-    for (key in ['n_rows', 'rows', 'total']) {
-        if (summary[key] instanceof Number) {
-            return summary[key] as long
-        }
-    }
-    def sumCounts
-    sumCounts = { node -> node instanceof Number ? (node as long) : node instanceof Map ? node.values().sum(0L) { sumCounts(it) } : 0L }
-    return summary.counts != null ? sumCounts(summary.counts) : 0L
-}
-
+// shards of a dataset: --shard_count when given, else enough shards of at most --shard_size rows
+// (`rows` of the summary genofm-prepare writes)
 def shardCount(summaryFile, shardSize, fixedCount) {
     if (fixedCount) {
         return fixedCount as int
     }
-    def rows = summaryRows(summaryFile)
+    def rows = new groovy.json.JsonSlurper().parse(summaryFile.toFile()).rows ?: 0
     return Math.max(1, Math.ceil(rows / (shardSize as double)) as int)
 }
 
@@ -61,8 +48,8 @@ workflow EMBED_SHARDED {
         .map { meta, h5 -> [groupKey("${meta.dataset}.${meta.backbone}".toString(), meta.shard_count), meta, h5] }
         .groupTuple()
         .map { key, metas, h5s ->
-            def ordered = [metas, h5s].transpose().sort { it[0].shard_index }
-            [[id: key.toString(), dataset: metas[0].dataset, backbone: metas[0].backbone], ordered.collect { it[1] }]
+            def ordered = [metas, h5s].transpose().sort { pair -> pair[0].shard_index }
+            [[id: key.toString(), dataset: metas[0].dataset, backbone: metas[0].backbone], ordered.collect { pair -> pair[1] }]
         }
 
     emit:

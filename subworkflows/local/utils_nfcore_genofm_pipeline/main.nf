@@ -7,18 +7,14 @@
 
 include { checkParametersAgainstSchema; readSamplesheetAgainstSchema; schemaHelp; loadJsonSchema; schemaParameters } from '../utils_schema'
 
-// backbones whose weights are staged from --<backbone>_dir; kmer needs none
-def backbonesNeedingWeights() {
-    return ['spliceai', 'sei', 'dnabert2', 'dnabert6', 'gpt2dna']
-}
-
 def csvList(value) {
-    return value ? value.toString().tokenize(',')*.trim().findAll { it }.unique() : []
+    return value ? value.toString().tokenize(',').collect { item -> item.trim() }.findAll { item -> item }.unique() : []
 }
 
-// weights folder of a backbone as a staged input, or [] (nf-core's "no file" placeholder)
+// weights folder of a backbone as a staged input, or [] (nf-core's "no file" placeholder): the
+// backbones that need weights are those with a --<backbone>_dir parameter
 def backboneWeights(String backbone) {
-    def dir = backbone in backbonesNeedingWeights() ? params["${backbone}_dir"] : null
+    def dir = params["${backbone}_dir"]
     return dir ? file(dir.toString(), checkIfExists: true) : []
 }
 
@@ -26,7 +22,7 @@ def backboneWeights(String backbone) {
 def checkGenofmParameters(Map schemaSpecs) {
     def problems = []
     def needWeights = (csvList(params.backbones) + csvList(params.finetune_backbones)).unique()
-    needWeights.findAll { it in backbonesNeedingWeights() && !params["${it}_dir"] }.each { backbone ->
+    needWeights.findAll { backbone -> schemaSpecs.containsKey("${backbone}_dir".toString()) && !params["${backbone}_dir"] }.each { backbone ->
         def what = (schemaSpecs["${backbone}_dir"]?.description ?: 'the folder with its weights').replaceAll(/\.$/, '')
         problems << "--backbones/--finetune_backbones: ${backbone} needs --${backbone}_dir: ${what}".toString()
     }
@@ -47,28 +43,28 @@ def intervalFile(String path) {
 def groupDatasets(List rows, String sheetName) {
     def problems = []
     def datasets = []
-    rows.groupBy { it.dataset }.each { dataset, group ->
+    rows.groupBy { row -> row.dataset }.each { dataset, group ->
         def where = "${sheetName} dataset '${dataset}'"
-        group.findAll { intervalFile(it.file) && !it.genome }.each { row ->
+        group.findAll { row -> intervalFile(row.file) && !row.genome }.each { row ->
             problems << "${sheetName} line ${row._line}: ${row.file} holds intervals; fill the genome column with the reference FASTA".toString()
         }
-        def genomes = group.collect { it.genome ?: '' }.findAll { it }.unique()
+        def genomes = group.collect { row -> row.genome ?: '' }.findAll { genome -> genome }.unique()
         if (genomes.size() > 1) {
             problems << "${where}: rows name different genomes (${genomes.join(', ')}); one genome per dataset".toString()
         }
-        def paths = group.collect { it._file_path?.toString() }
+        def paths = group.collect { row -> row._file_path?.toString() }
         def repeated = paths.findAll { p -> paths.count(p) > 1 }.unique()
         if (repeated) {
             problems << "${where}: file(s) ${repeated.join(', ')} listed twice".toString()
         }
-        def labels = group.collect { it.label ?: '' }
-        if (labels.every { it } && labels.unique(false).size() < 2) {
+        def labels = group.collect { row -> row.label ?: '' }
+        if (labels.every { label -> label } && labels.unique(false).size() < 2) {
             problems << "${where}: only one class (${labels[0]}); add rows for the other class(es), or leave label empty for files that carry labels".toString()
         }
-        def genomeRow = group.find { it.genome }
+        def genomeRow = group.find { row -> row.genome }
         datasets << [
             [id: dataset, dataset: dataset, labels: labels],
-            group.collect { it._file_path },
+            group.collect { row -> row._file_path },
             genomeRow ? genomeRow._genome_path : [],
         ]
     }
@@ -88,7 +84,7 @@ def paramsSummary(Map schemaSpecs) {
 }
 
 def abortWithProblems(String what, List problems) {
-    def text = "${what}:\n" + problems.collect { "  * ${it}" }.join('\n') + "\nSee --help and docs/usage.md."
+    def text = "${what}:\n" + problems.collect { problem -> "  * ${problem}" }.join('\n') + "\nSee --help and docs/usage.md."
     error(text)
 }
 
@@ -123,7 +119,7 @@ workflow PIPELINE_INITIALISATION {
     def problems = []
     if (validate_params) {
         def (paramProblems, warnings) = checkParametersAgainstSchema(params, schemaPath)
-        warnings.each { log.warn it }
+        warnings.each { warning -> log.warn(warning) }
         problems += paramProblems
     }
     problems += checkGenofmParameters(specs)
@@ -141,7 +137,7 @@ workflow PIPELINE_INITIALISATION {
 
     def changed = paramsSummary(specs)
     log.info "genofm ${workflow.manifest.version}: " +
-        "${datasets.size()} dataset(s) (${datasets.collect { it[0].id }.join(', ')}), " +
+        "${datasets.size()} dataset(s) (${datasets.collect { dataset -> dataset[0].id }.join(', ')}), " +
         "backbones ${csvList(params.backbones).join(',')}, heads ${csvList(params.head).join(',')}" +
         (params.finetune_backbones ? ", fine-tuning ${csvList(params.finetune_backbones).join(',')}" : '') +
         "\n  parameters: " + changed.collect { k, v -> "--${k} ${v}" }.join(' ')

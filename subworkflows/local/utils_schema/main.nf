@@ -8,16 +8,14 @@
  * (one line each) so that the caller can report them all at once before any task starts.
  */
 
-import groovy.json.JsonSlurper
-
 def loadJsonSchema(schemaPath) {
-    return new JsonSlurper().parse(new File(schemaPath.toString()))
+    return new groovy.json.JsonSlurper().parse(new File(schemaPath.toString()))
 }
 
 // name -> definition over all parameter groups ($defs) of a nextflow_schema.json
 def schemaParameters(Map schema) {
     def props = [:]
-    (schema['$defs'] ?: schema['definitions'] ?: [:]).each { groupName, group ->
+    (schema['$defs'] ?: schema['definitions'] ?: [:]).each { _groupName, group ->
         props.putAll(group.properties ?: [:])
     }
     props.putAll(schema.properties ?: [:])
@@ -26,7 +24,7 @@ def schemaParameters(Map schema) {
 
 def schemaRequiredParameters(Map schema) {
     def required = [] + (schema.required ?: [])
-    (schema['$defs'] ?: schema['definitions'] ?: [:]).each { groupName, group ->
+    (schema['$defs'] ?: schema['definitions'] ?: [:]).each { _groupName, group ->
         required += (group.required ?: [])
     }
     return required.unique()
@@ -42,38 +40,29 @@ def snakeCase(String name) {
  * e.g. "--length" or "samplesheet.csv line 3, column 'file'". `resolve` turns a path string into
  * a Nextflow Path (lets samplesheet paths be relative to a base folder).
  */
-def checkSchemaValue(String where, value, Map spec, Closure resolve = { v -> file(v.toString()) }) {
+def checkSchemaValue(String where, value, Map spec, Closure resolve) {
     if (value == null || (value instanceof String && value.isEmpty())) {
         return []
     }
     def got = value instanceof CharSequence ? "'${value}'" : "${value}"
     def hint = spec.errorMessage ? " (${spec.errorMessage})" : ''
-    switch (spec.type) {
-        case 'integer':
-            if (!(value instanceof Integer || value instanceof Long || value instanceof BigInteger)) {
-                return ["${where}: must be an integer, got ${got}".toString()]
-            }
-            break
-        case 'number':
-            if (!(value instanceof Number)) {
-                return ["${where}: must be a number, got ${got}".toString()]
-            }
-            break
-        case 'boolean':
-            if (!(value instanceof Boolean)) {
-                return ["${where}: must be true or false, got ${got}".toString()]
-            }
-            break
-        case 'string':
-            // a bare `--input` (no value) arrives as boolean true
-            if (value instanceof Boolean) {
-                return ["${where}: needs a value${hint}".toString()]
-            }
-            break
+    def typeProblem = null
+    if (spec.type == 'integer' && !(value instanceof Integer || value instanceof Long || value instanceof BigInteger)) {
+        typeProblem = "must be an integer, got ${got}"
+    } else if (spec.type == 'number' && !(value instanceof Number)) {
+        typeProblem = "must be a number, got ${got}"
+    } else if (spec.type == 'boolean' && !(value instanceof Boolean)) {
+        typeProblem = "must be true or false, got ${got}"
+    } else if (spec.type == 'string' && value instanceof Boolean) {
+        // a bare `--input` (no value) arrives as boolean true
+        typeProblem = "needs a value${hint}"
+    }
+    if (typeProblem) {
+        return ["${where}: ${typeProblem}".toString()]
     }
     def problems = []
-    if (spec.enum != null && !(spec.enum.collect { it.toString() }.contains(value.toString()))) {
-        problems << "${where}: ${got} is not one of ${spec.enum.join(', ')}".toString()
+    if (spec['enum'] != null && !(spec['enum'].collect { allowed -> allowed.toString() }.contains(value.toString()))) {
+        problems << "${where}: ${got} is not one of ${spec['enum'].join(', ')}".toString()
     }
     if (spec.pattern && spec.type == 'string' && !(value.toString() ==~ spec.pattern)) {
         problems << "${where}: ${got} is not valid${hint}".toString()
@@ -85,7 +74,7 @@ def checkSchemaValue(String where, value, Map spec, Closure resolve = { v -> fil
         problems << "${where}: must be at most ${spec.maximum}, got ${got}".toString()
     }
     if (spec.exists && spec.format in ['file-path', 'directory-path', 'path'] && !problems) {
-        def path = resolve(value)
+        def path = resolve.call(value)
         if (!path.exists()) {
             def looked = path.toString() == value.toString() ? '' : " (looked for ${path})"
             problems << "${where}: ${got} does not exist${looked}".toString()
@@ -125,7 +114,7 @@ def checkParametersAgainstSchema(Map parameters, schemaPath) {
         if (name != key.toString()) {
             return  // the camelCase/kebab-case twin of a checked parameter
         }
-        problems += checkSchemaValue("--${name}", value, spec)
+        problems += checkSchemaValue("--${name}", value, spec, { v -> file(v.toString()) })
     }
     return [problems, warnings]
 }
@@ -150,16 +139,16 @@ def readSamplesheetAgainstSchema(samplesheet, schemaPath, relativeTo) {
         return [rows, ["--input: samplesheet ${samplesheet} not found; give a CSV with the columns ${specs.keySet().join(',')}".toString()]]
     }
     def separator = name.endsWith('.tsv') ? '\t' : ','
-    def lines = samplesheet.readLines().withIndex().findAll { line, i -> line.trim() && !line.startsWith('#') }
+    def lines = samplesheet.readLines().withIndex().findAll { line, _i -> line.trim() && !line.startsWith('#') }
     if (!lines) {
         return [rows, ["${name}: empty samplesheet; the first line must be the header ${specs.keySet().join(',')}".toString()]]
     }
-    def header = lines[0][0].split(separator, -1).collect { it.trim() }
-    def missing = required.findAll { !(it in header) }
+    def header = lines[0][0].split(separator, -1).collect { cell -> cell.trim() }
+    def missing = required.findAll { column -> !(column in header) }
     if (missing) {
         return [rows, ["${name}: missing column(s) ${missing.join(', ')}; the header must be ${specs.keySet().join(',')} (separated by '${separator == '\t' ? '\\t' : ','}')".toString()]]
     }
-    def unknown = header.findAll { !(it in specs.keySet()) }
+    def unknown = header.findAll { column -> !(column in specs.keySet()) }
     if (unknown) {
         problems << "${name}: unknown column(s) ${unknown.join(', ')}; allowed: ${specs.keySet().join(',')}".toString()
     }
@@ -167,7 +156,7 @@ def readSamplesheetAgainstSchema(samplesheet, schemaPath, relativeTo) {
         problems << "${name}: no rows below the header".toString()
     }
     lines.drop(1).each { line, i ->
-        def cells = line.split(separator, -1).collect { it.trim() }
+        def cells = line.split(separator, -1).collect { cell -> cell.trim() }
         def where = "${name} line ${i + 1}"
         if (cells.size() != header.size()) {
             problems << "${where}: ${cells.size()} fields, the header has ${header.size()}".toString()
@@ -183,7 +172,7 @@ def readSamplesheetAgainstSchema(samplesheet, schemaPath, relativeTo) {
         specs.each { column, spec ->
             problems += checkSchemaValue("${where}, column '${column}'", row[column], spec, resolve)
             if (spec.format == 'file-path' && row[column]) {
-                row["_${column}_path"] = resolve(row[column])
+                row["_${column}_path"] = resolve.call(row[column])
             }
         }
         rows << row
@@ -196,15 +185,15 @@ def schemaHelp(schemaPath, String command, boolean showHidden) {
     def schema = loadJsonSchema(schemaPath)
     def text = new StringBuilder()
     text << "Usage:\n  ${command}\n"
-    (schema['$defs'] ?: [:]).each { groupName, group ->
-        def shown = (group.properties ?: [:]).findAll { n, spec -> showHidden || !spec.hidden }
+    (schema['$defs'] ?: [:]).each { _groupName, group ->
+        def shown = (group.properties ?: [:]).findAll { _n, spec -> showHidden || !spec.hidden }
         if (!shown) {
             return
         }
         text << "\n${group.title}\n"
-        def width = shown.keySet().collect { it.size() }.max() + 2
+        def width = shown.keySet().collect { n -> n.size() }.max() + 2
         shown.each { n, spec ->
-            def type = spec.enum ? spec.enum.join('|') : spec.type
+            def type = spec['enum'] ? spec['enum'].join('|') : spec.type
             def dflt = spec.default != null ? " [default: ${spec.default}]" : ''
             text << "  --${n.padRight(width)} ${spec.description ?: ''} (${type})${dflt}\n"
         }

@@ -10,7 +10,7 @@ process GENOFM_COMPARE {
     output:
     tuple val(meta), path("${prefix}/comparison.tsv") , emit: tsv
     tuple val(meta), path("${prefix}/comparison.html"), emit: html
-    path "versions.yml"                               , emit: versions
+    tuple val("${task.process}"), eval('genofm --versions'), emit: versions
 
     when:
     task.ext.when == null || task.ext.when
@@ -19,19 +19,13 @@ process GENOFM_COMPARE {
     def args = task.ext.args ?: ''
     prefix = task.ext.prefix ?: "${meta.id}"
     def dirs = (models instanceof List ? models : [models]).join(' ')
-    def names = datasets.collect { "--name ${it}" }.join(' ')
+    def names = datasets.collect { name -> "--name ${name}" }.join(' ')
     """
     genofm-interpret compare \\
         ${dirs} \\
         ${names} \\
         --output ${prefix} \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        genofm: \$(genofm-interpret --version 2>&1 | sed 's/^genofm //')
-        python: \$(python3 -c 'import platform; print(platform.python_version())')
-    END_VERSIONS
     """
 
     stub:
@@ -40,11 +34,5 @@ process GENOFM_COMPARE {
     mkdir -p ${prefix}
     printf 'dataset\\tbackbone\\thead\\n' > ${prefix}/comparison.tsv
     touch ${prefix}/comparison.html
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        genofm: \$(genofm-interpret --version 2>&1 | sed 's/^genofm //')
-        python: \$(python3 -c 'import platform; print(platform.python_version())')
-    END_VERSIONS
     """
 }

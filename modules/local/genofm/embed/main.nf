@@ -8,7 +8,7 @@ process GENOFM_EMBED {
 
     output:
     tuple val(meta), path("${prefix}.h5"), emit: embeddings
-    path "versions.yml"                  , emit: versions
+    tuple val("${task.process}"), eval('genofm --versions'), emit: versions
 
     when:
     task.ext.when == null || task.ext.when
@@ -31,25 +31,11 @@ process GENOFM_EMBED {
         ${shard_args} \\
         --output ${prefix}.h5 \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        genofm: \$(genofm-embed --version 2>&1 | sed 's/^genofm //')
-        python: \$(python3 -c 'import platform; print(platform.python_version())')
-        torch: \$(python3 -c 'import importlib.metadata as m; print(m.version("torch"))')
-    END_VERSIONS
     """
 
     stub:
     prefix = task.ext.prefix ?: "${meta.id}"
     """
     touch ${prefix}.h5
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        genofm: \$(genofm-embed --version 2>&1 | sed 's/^genofm //')
-        python: \$(python3 -c 'import platform; print(platform.python_version())')
-        torch: \$(python3 -c 'import importlib.metadata as m; print(m.version("torch"))')
-    END_VERSIONS
     """
 }

@@ -10,7 +10,7 @@ process GENOFM_INTERPRET {
     output:
     tuple val(meta), path("${prefix}", type: 'dir')     , emit: interpretation
     tuple val(meta), path("${prefix}/report.html")       , emit: report
-    path "versions.yml"                                  , emit: versions
+    tuple val("${task.process}"), eval('genofm --versions'), emit: versions
 
     when:
     task.ext.when == null || task.ext.when
@@ -19,7 +19,7 @@ process GENOFM_INTERPRET {
     def args = task.ext.args ?: ''
     prefix = task.ext.prefix ?: "${meta.id}"
     def shards = embeddings instanceof List ? embeddings : [embeddings]
-    def source_args = (shards.collect { "--embeddings ${it}" } + (weights ? ["--weights ${weights}"] : [])).join(' ')
+    def source_args = (shards.collect { shard -> "--embeddings ${shard}" } + (weights ? ["--weights ${weights}"] : [])).join(' ')
     """
     export OMP_NUM_THREADS=${task.cpus}
     genofm-interpret model \\
@@ -28,12 +28,6 @@ process GENOFM_INTERPRET {
         ${source_args} \\
         --output ${prefix} \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        genofm: \$(genofm-interpret --version 2>&1 | sed 's/^genofm //')
-        python: \$(python3 -c 'import platform; print(platform.python_version())')
-    END_VERSIONS
     """
 
     stub:
@@ -41,11 +35,5 @@ process GENOFM_INTERPRET {
     """
     mkdir -p ${prefix}
     touch ${prefix}/features.tsv ${prefix}/top_features.png ${prefix}/report.html
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        genofm: \$(genofm-interpret --version 2>&1 | sed 's/^genofm //')
-        python: \$(python3 -c 'import platform; print(platform.python_version())')
-    END_VERSIONS
     """
 }

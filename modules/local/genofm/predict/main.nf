@@ -8,7 +8,7 @@ process GENOFM_PREDICT {
 
     output:
     tuple val(meta), path("${prefix}.predictions.tsv"), emit: predictions
-    path "versions.yml"                               , emit: versions
+    tuple val("${task.process}"), eval('genofm --versions'), emit: versions
 
     when:
     task.ext.when == null || task.ext.when
@@ -17,7 +17,7 @@ process GENOFM_PREDICT {
     def args = task.ext.args ?: ''
     prefix = task.ext.prefix ?: "${meta.id}"
     def shards = embeddings instanceof List ? embeddings : [embeddings]
-    def source_args = (shards.collect { "--embeddings ${it}" } + (weights ? ["--weights ${weights}", "--device ${task.accelerator ? 'cuda' : 'cpu'}"] : [])).join(' ')
+    def source_args = (shards.collect { shard -> "--embeddings ${shard}" } + (weights ? ["--weights ${weights}", "--device ${task.accelerator ? 'cuda' : 'cpu'}"] : [])).join(' ')
     """
     export OMP_NUM_THREADS=${task.cpus}
     genofm-predict \\
@@ -26,23 +26,11 @@ process GENOFM_PREDICT {
         ${source_args} \\
         --output ${prefix}.predictions.tsv \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        genofm: \$(genofm-predict --version 2>&1 | sed 's/^genofm //')
-        python: \$(python3 -c 'import platform; print(platform.python_version())')
-    END_VERSIONS
     """
 
     stub:
     prefix = task.ext.prefix ?: "${meta.id}"
     """
     touch ${prefix}.predictions.tsv
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        genofm: \$(genofm-predict --version 2>&1 | sed 's/^genofm //')
-        python: \$(python3 -c 'import platform; print(platform.python_version())')
-    END_VERSIONS
     """
 }

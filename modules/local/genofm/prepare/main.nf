@@ -9,7 +9,7 @@ process GENOFM_PREPARE {
     output:
     tuple val(meta), path("${prefix}.parquet")     , emit: dataset
     tuple val(meta), path("${prefix}.summary.json"), emit: summary
-    path "versions.yml"                            , emit: versions
+    tuple val("${task.process}"), eval('genofm --versions'), emit: versions
 
     when:
     task.ext.when == null || task.ext.when
@@ -31,24 +31,12 @@ process GENOFM_PREPARE {
         --output ${prefix}.parquet \\
         --summary ${prefix}.summary.json \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        genofm: \$(genofm-prepare --version 2>&1 | sed 's/^genofm //')
-        python: \$(python3 -c 'import platform; print(platform.python_version())')
-    END_VERSIONS
     """
 
     stub:
     prefix = task.ext.prefix ?: "${meta.id}"
     """
     touch ${prefix}.parquet
-    echo '{"stub": true}' > ${prefix}.summary.json
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        genofm: \$(genofm-prepare --version 2>&1 | sed 's/^genofm //')
-        python: \$(python3 -c 'import platform; print(platform.python_version())')
-    END_VERSIONS
+    echo '{"rows": 0}' > ${prefix}.summary.json
     """
 }
