@@ -36,8 +36,10 @@ import torch
 from torch import nn
 
 from genofm.backbones.sei import SeiBackbone, SeiOptions
+from genofm.backbones.sei_fastpath import BLOCKS, PaddedTrunk, _ConvPair, _Pool
 from genofm.backbones.sei_model import Sei
 from genofm.device import autocast
+from roofline import conv1d_flops, describe, load_average, matmul_peak
 
 
 # --- the reference ---------------------------------------------------------------------------------
@@ -124,6 +126,39 @@ def reference_embed(model: ReferenceSei, sequences: list[str], length: int, devi
     if model.classifier is None:  # align spline positions of the reverse strand with the forward one
         reverse = reverse.view(len(sequences), 960, 16).flip(-1).reshape(len(sequences), -1)
     return ((forward + reverse) / 2).cpu().numpy()
+
+
+def reference_flops(model: ReferenceSei, length: int) -> int:
+    """FLOPs of one strand through the published architecture: convolutions, spline, classifier."""
+    total = reference_flops_trunk(model, length) + 2 * 960 * Sei.trunk_length(length) * 16  # + spline projection
+    if model.classifier is not None:
+        total += sum(2 * m.in_features * m.out_features for m in model.classifier if isinstance(m, nn.Linear))
+    return total
+
+
+def reference_flops_trunk(model: ReferenceSei, length: int) -> int:
+    """The convolutions alone (what the merged trunk replaces)."""
+    total, current = 0, length
+    for name in BLOCKS:
+        for layer in getattr(model, name):
+            if isinstance(layer, nn.MaxPool1d):
+                current //= layer.kernel_size if isinstance(layer.kernel_size, int) else layer.kernel_size[0]
+            elif isinstance(layer, nn.Conv1d):
+                total += conv1d_flops(layer, current)
+    return total
+
+
+def executed_trunk_flops(model: Sei, length: int) -> int:
+    """FLOPs genofm's dense inference trunk executes for one strand (conv pairs merged)."""
+    plan = PaddedTrunk(model)._plan()
+    total, current = 0, length
+    for name in BLOCKS:
+        for op in plan[name]:
+            if isinstance(op, _Pool):
+                current //= op.size
+            else:
+                total += 2 * op.weight.numel() * current
+    return total
 
 
 # --- harness ---------------------------------------------------------------------------------------
@@ -259,6 +294,9 @@ def run_workloads(args, workloads: dict, classifier: bool, output: str, device, 
     rss_model = peak_rss_gb()
     print(f"# full-size Sei, random init, classifier={'yes' if classifier else 'no'}, device={device}, "
           f"threads={torch.get_num_threads()}, built in {time.perf_counter() - began:.1f} s, weights RSS {rss_model - rss0:.2f} GB")
+    peak = matmul_peak(device)
+    results["peak_flops"] = peak
+    print(f"# peak: {peak / 1e9:.1f} GFLOP/s (fp32 2048^3 matmul, same process); {load_average()}")
     precisions = ["fp32"] + (["bf16"] if device.type == "cuda" else [])
     for name, seqs in workloads.items():
         runners = {"reference": lambda: run_reference(reference, seqs, args.batch, args.length, device)}
@@ -287,15 +325,27 @@ def run_workloads(args, workloads: dict, classifier: bool, output: str, device, 
                 "speedup_cpu": min(cpus["reference"]) / min(cpus[key]),
                 "max_abs_diff": float(np.abs(outs[key] - outs["reference"]).max()),
             }
+        flops = 2 * reference_flops(reference, args.length)  # both strands, as the official predictions
+        executed = 2 * executed_trunk_flops(model, args.length) + flops - 2 * reference_flops_trunk(reference, args.length)
         results["workloads"][name] = row
-        print(f"\n## {name}: {args.n} sequences, batch {args.batch} (+ reverse complements), output={output}, {args.repeats} repeats")
+        results["workloads"][name]["flops_per_sequence"] = flops
+        results["workloads"][name]["executed_flops_per_sequence_dense"] = executed
+        results["workloads"][name]["load"] = load_average()
+        print(f"\n## {name}: {args.n} sequences, batch {args.batch} (+ reverse complements), output={output}, {args.repeats} repeats; {load_average()}")
+        print(f"# architecture: {flops / 1e9:.1f} GFLOP per sequence (both strands); genofm's dense trunk executes "
+              f"{executed / 1e9:.1f} GFLOP (conv pairs merged); rates below count the architecture's FLOPs")
         print(f"{'implementation':32s} {'seq/s':>7s} {'best s':>7s} {'median s':>8s} {'cpu s':>7s} "
-              f"{'x wall':>7s} {'x cpu':>6s} {'max|diff|':>9s}")
+              f"{'x wall':>7s} {'x cpu':>6s} {'max|diff|':>9s}  achieved")
         for key, fig in row.items():
+            if not isinstance(fig, dict):
+                continue
             print(f"{key:32s} {args.n / fig['best_s']:7.2f} {fig['best_s']:7.2f} {fig['median_s']:8.2f} {fig['best_cpu_s']:7.2f} "
-                  f"{fig['speedup_wall']:7.2f} {fig['speedup_cpu']:6.2f} {fig['max_abs_diff']:9.2e}")
+                  f"{fig['speedup_wall']:7.2f} {fig['speedup_cpu']:6.2f} {fig['max_abs_diff']:9.2e}  "
+                  f"{describe(flops, args.n, fig['best_s'], peak)}")
     results["peak_rss_gb"] = {"weights": round(rss_model - rss0, 2), "process": round(peak_rss_gb(), 2)}
-    print(f"\npeak RSS of this process: {peak_rss_gb():.2f} GB (weights {rss_model - rss0:.2f} GB; the reference shares them)")
+    over = peak_rss_gb() - (rss_model - rss0)
+    print(f"\npeak RSS of this process: {peak_rss_gb():.2f} GB (weights {rss_model - rss0:.2f} GB; the reference shares them): "
+          f"weights + {over:.2f} GB {'<=' if over <= 1.0 else '>'} weights + 1 GB")
 
 
 if __name__ == "__main__":

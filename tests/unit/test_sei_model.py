@@ -118,3 +118,45 @@ def test_padding_fast_path_refuses_training_mode():
     model = random_sei().train()
     with pytest.raises(RuntimeError):
         PaddedTrunk(model)(torch.full((1, 4, 256), 0.25))
+
+
+@pytest.mark.parametrize("length", [4096, 600, 256])
+def test_merged_channels_last_dense_trunk_equals_plain_trunk(length):
+    """The dense inference walk (merged conv pairs with edge correction, chunked batches) equals Sei.trunk."""
+    model = _sharpened(2)
+    fast = PaddedTrunk(model, max_positions=2 * length)  # forces 3 chunks for 5 rows
+    rng = np.random.default_rng(1)
+    seqs = ["".join(rng.choice(list("ACGTN"), size=length)) for _ in range(5)]
+    x = torch.from_numpy(one_hot(seqs, length, unknown=0.25))
+    with torch.inference_mode():
+        dense, merged = model.trunk(x), fast.dense(x)
+    assert merged.shape == dense.shape and merged.is_contiguous()
+    assert float((dense - merged).abs().max()) <= 1e-5 * max(float(dense.abs().max()), 1.0)
+
+
+def test_conv_pairs_without_activation_are_merged_and_others_are_not():
+    from genofm.backbones.sei_fastpath import _compile_block, _Conv, _ConvPair, _Pool
+
+    model = random_sei()
+    kinds = {name: [type(op) for op in _compile_block(getattr(model, name))] for name in ("lconv1", "conv1", "lconv2", "dconv3")}
+    assert kinds["lconv1"] == [_ConvPair]  # 4 -> C1 -> C1: one kernel-17 convolution
+    assert kinds["conv1"] == [_Conv, _Conv]  # ReLU between: kept apart, ReLU fused
+    assert kinds["lconv2"][0] is _Pool
+    assert kinds["dconv3"] == [_Conv]
+
+
+def test_padding_fast_path_at_the_right_edge_and_after_a_weight_change():
+    """Patches that reach the window's right end use the merged pair's edge correction; new weights are picked up."""
+    model = _sharpened(3)
+    fast = PaddedTrunk(model)
+    seq = "N" * 3900 + "ACGGTCAT" * 24 + "G" * 4
+    x = torch.from_numpy(one_hot([seq, seq[::-1]], 4096, unknown=0.25))
+    with torch.inference_mode():
+        dense, patched = model.trunk(x), fast(x)
+    assert float((dense - patched).abs().max()) <= 1e-5 * float(dense.abs().max())
+    with torch.no_grad():
+        model.lconv1[0].weight.mul_(-1.0)
+    with torch.inference_mode():
+        dense2, patched2 = model.trunk(x), fast(x)
+    assert float((dense2 - dense).abs().max()) > 1e-3
+    assert float((dense2 - patched2).abs().max()) <= 1e-5 * float(dense2.abs().max())

@@ -181,7 +181,8 @@ class SeiBackbone(Backbone):
         return torch.from_numpy(one_hot(list(sequences), self.options.length, unknown=N_VALUE))
 
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
-        return self._padded(x) if self.options.reuse_padding else self.model.trunk(x)
+        """The inference trunk (merged, channels-last convolutions); with ``reuse_padding`` also the cached N background."""
+        return self._padded(x) if self.options.reuse_padding else self._padded.dense(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 4, L) one-hot -> (B, n_features) for the configured output, strands averaged if set."""

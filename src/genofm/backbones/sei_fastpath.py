@@ -1,15 +1,28 @@
-"""Sei's trunk without recomputing the N padding around short sequences.
+"""Sei's trunk for inference: fewer multiply-adds, faster kernels, and no work on N padding.
 
-A 200 bp peak centred in Sei's 4,096 bp window is 95 % padding, and padding (0.25 in every
-channel) is the same for every sequence and both strands. Away from the sequence, every layer's
-output therefore equals the output the trunk gives for an all-N window, which is computed once
-per window length and cached. Each layer is evaluated only on the "dirty" span its receptive
-field lets the sequence reach; the span widens layer by layer (by the conv radius, or is divided
-by the pooling stride) until the dilated tower covers the whole window. On the bundled 200 bp
-data this removes most of the work of the expensive full-resolution layers; the result equals
-the dense trunk up to float rounding.
+Three exact rewrites of :meth:`Sei.trunk` (eval mode, no dropout), each equal to the plain trunk
+up to float rounding:
 
-Only for inference (eval mode, no dropout); training uses :meth:`Sei.trunk`.
+* **Merged convolution pairs.** ``lconv1``, ``lconv2`` and ``lconv3`` are two kernel-9 convolutions
+  with nothing in between, so their composition is one kernel-17 convolution whose weights are
+  the products of the two (computed once per set of weights). For ``lconv1`` (4 -> 480 -> 480)
+  that removes the 480 x 480 x 9 convolution at full resolution, 16 % of the trunk's
+  multiply-adds; for ``lconv2``/``lconv3`` it saves 19 % / 25 % of those blocks. The composition
+  differs from the original only where the second convolution reads the first one's zero
+  padding (the first and last 4 positions); there the merged result is corrected by subtracting
+  the contribution of the first convolution's would-be outputs outside the sequence.
+* **Channels-last 2-D kernels.** Activations run as (B, C, 1, L) channels-last tensors through
+  ``conv2d``, which oneDNN executes ~1.3x faster on CPU than the equivalent ``conv1d``.
+* **Padding reuse.** A 200 bp peak centred in Sei's 4,096 bp window is 95 % padding, and padding
+  (0.25 in every channel) is the same for every sequence and both strands. Away from the
+  sequence, every layer's output equals the output for an all-N window, which is computed once
+  per window length and cached. Each layer is evaluated only on the "dirty" span its receptive
+  field lets the sequence reach; the span widens layer by layer (by the conv radius, or is
+  divided by the pooling stride) until the dilated tower covers the whole window.
+
+Dense batches are cut into chunks of at most ``max_positions`` sequence positions, which bounds
+activation memory (~0.3 GB per chunk at the default) whatever the batch size.
+Only for inference; training uses :meth:`Sei.trunk`.
 """
 
 from __future__ import annotations
@@ -23,14 +36,146 @@ from torch import nn
 from genofm.backbones.sei_model import Sei
 
 N_VALUE = 0.25
+#: the order in which :meth:`Sei.trunk` uses its blocks
+BLOCKS = ("lconv1", "conv1", "lconv2", "conv2", "lconv3", "conv3", "dconv1", "dconv2", "dconv3", "dconv4", "dconv5")
+#: sequence positions (batch x length) per dense chunk: 8 strands of 4,096 bp
+MAX_POSITIONS = 8 * 4096
+
+
+def _as_2d(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, L) -> (B, C, 1, L) channels-last, the layout oneDNN's fast convolutions use."""
+    return x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+
+
+def _weight_2d(weight: torch.Tensor) -> torch.Tensor:
+    """A Conv1d weight as a (out, in, 1, k) view: no copy of the 0.3 GB trunk (oneDNN reorders it per call anyway)."""
+    return weight.detach().unsqueeze(2)
+
+
+# --- the operations of the inference graph -------------------------------------------------------
+
+class _Conv:
+    """One length-preserving convolution (optionally followed by ReLU) on (B, C, 1, L) tensors."""
+
+    def __init__(self, conv: nn.Conv1d, relu: bool):
+        (kernel,), (dilation,), (padding,) = conv.kernel_size, conv.dilation, conv.padding
+        self.radius = dilation * (kernel - 1) // 2
+        if padding != self.radius or conv.stride != (1,) or kernel % 2 == 0:
+            raise ValueError("the Sei fast path expects length-preserving convolutions")
+        self.dilation = dilation
+        self.relu = relu
+        self.weight = _weight_2d(conv.weight)
+        self.bias = conv.bias.detach() if conv.bias is not None else None
+
+    def apply(self, x: torch.Tensor, left: int, right: int, out_start: int, length: int) -> torch.Tensor:
+        """Convolve a window of the input zero-padded by ``left``/``right`` (only at the tensor's ends)."""
+        if left or right:
+            x = F.pad(x, (left, right))
+        out = F.conv2d(x, self.weight, self.bias, dilation=(1, self.dilation))
+        return F.relu_(out) if self.relu else out
+
+
+class _ConvPair(_Conv):
+    """``conv_b(conv_a(x))`` with no activation in between, run as one merged convolution.
+
+    The merged kernel is ``W[t] = sum_{a + b = t} W_b[b] @ W_a[a]`` and the merged bias
+    ``b_b + sum_b W_b[b] @ b_a``. Zero padding differs: the original pads ``conv_a``'s output
+    with zeros, the merged convolution instead sees ``conv_a`` evaluated past the ends. Output
+    positions within ``conv_b``'s radius of an end are corrected by subtracting ``conv_b``
+    applied to those would-be values (which depend only on the first ``radius_a`` inputs).
+    """
+
+    def __init__(self, conv_a: nn.Conv1d, conv_b: nn.Conv1d):
+        self.a, self.b = _Conv(conv_a, relu=False), _Conv(conv_b, relu=False)
+        if self.a.dilation != 1 or self.b.dilation != 1:
+            raise ValueError("merged convolution pairs must be undilated")
+        self.radius = self.a.radius + self.b.radius
+        self.dilation = 1
+        self.relu = False
+        wa, wb = conv_a.weight.detach(), conv_b.weight.detach()  # (mid, in, ka), (out, mid, kb)
+        ka, kb = wa.shape[-1], wb.shape[-1]
+        merged = wa.new_zeros(wb.shape[0], wa.shape[1], ka + kb - 1)
+        for b in range(kb):
+            # every tap a of conv_a pairs with tap b of conv_b at merged tap a + b
+            merged[:, :, b : b + ka] += torch.einsum("om,mik->oik", wb[:, :, b], wa)
+        bias = conv_b.bias.detach() + wb.sum(-1) @ conv_a.bias.detach()
+        self.weight, self.bias = _weight_2d(merged), bias
+        self.wb_no_bias = self.b.weight
+
+    def _edge(self, x_end: torch.Tensor, left_edge: bool) -> torch.Tensor:
+        """``conv_b`` (no bias) applied to ``conv_a``'s values just outside one end, for the
+        ``radius_b`` output positions next to that end. ``x_end``: the first (or last) ``radius_a`` inputs."""
+        ra, rb = self.a.radius, self.b.radius
+        pad = (ra + rb, 0) if left_edge else (0, ra + rb)
+        outside = F.conv2d(F.pad(x_end, pad), self.a.weight, self.a.bias)  # conv_a at the rb positions past the end
+        pad = (0, 2 * rb) if left_edge else (2 * rb, 0)
+        return F.conv2d(F.pad(outside, pad), self.wb_no_bias)
+
+    def apply(self, x: torch.Tensor, left: int, right: int, out_start: int, length: int) -> torch.Tensor:
+        out = super().apply(x, left, right, out_start, length)
+        ra, rb = self.a.radius, self.b.radius
+        out_stop = out_start + out.shape[-1]
+        if out_start < rb:  # the window starts at the tensor's start
+            stop = min(rb, out_stop)
+            out[..., : stop - out_start] -= self._edge(x[..., :ra], True)[..., out_start:stop]
+        if out_stop > length - rb:  # the window ends at the tensor's end
+            first, edge_start = max(out_start, length - rb), length - rb
+            fix = self._edge(x[..., x.shape[-1] - ra :], False)
+            out[..., first - out_start :] -= fix[..., first - edge_start : out_stop - edge_start]
+        return out
+
+
+class _Pool:
+    """Non-overlapping floor max-pooling along the length."""
+
+    def __init__(self, pool: nn.MaxPool1d):
+        size = pool.kernel_size if isinstance(pool.kernel_size, int) else pool.kernel_size[0]
+        stride = pool.stride if isinstance(pool.stride, int) else pool.stride[0]
+        if size != stride or pool.padding not in (0, (0,)) or pool.ceil_mode:
+            raise ValueError("the Sei fast path expects non-overlapping floor max-pooling")
+        self.size = size
+
+    def dense(self, x: torch.Tensor) -> torch.Tensor:
+        return F.max_pool2d(x, (1, self.size), (1, self.size))
+
+
+def _compile_block(block: nn.Sequential) -> list:
+    """A trunk block as fast-path operations: dropout dropped, ReLU fused into its conv, conv pairs merged."""
+    layers = [layer for layer in block if not isinstance(layer, nn.Dropout)]
+    ops, i = [], 0
+    while i < len(layers):
+        layer = layers[i]
+        nxt = layers[i + 1] if i + 1 < len(layers) else None
+        if isinstance(layer, nn.Conv1d) and isinstance(nxt, nn.Conv1d) and _merging_saves(layer, nxt):
+            ops.append(_ConvPair(layer, nxt))
+            i += 2
+        elif isinstance(layer, nn.Conv1d):
+            relu = isinstance(nxt, nn.ReLU)
+            ops.append(_Conv(layer, relu))
+            i += 2 if relu else 1
+        elif isinstance(layer, nn.MaxPool1d):
+            ops.append(_Pool(layer))
+            i += 1
+        else:
+            raise TypeError(f"unsupported layer in Sei trunk: {layer}")
+    return ops
+
+
+def _merging_saves(a: nn.Conv1d, b: nn.Conv1d) -> bool:
+    """Merge only undilated pairs whose merged kernel costs fewer multiply-adds than the two."""
+    if a.dilation != (1,) or b.dilation != (1,):
+        return False
+    ka, kb = a.kernel_size[0], b.kernel_size[0]
+    separate = a.in_channels * a.out_channels * ka + b.in_channels * b.out_channels * kb
+    return a.in_channels * b.out_channels * (ka + kb - 1) < separate
 
 
 @dataclasses.dataclass
 class _Act:
-    """An activation equal to the background ``bg`` (1, C, L) except on ``[lo, hi)`` (``patch``)."""
+    """An activation equal to the background ``bg`` (1, C, 1, L) except on ``[lo, hi)`` (``patch``)."""
 
     bg: torch.Tensor
-    patch: torch.Tensor  # (B, C, hi - lo)
+    patch: torch.Tensor  # (B, C, 1, hi - lo)
     lo: int
     hi: int
 
@@ -39,56 +184,85 @@ class _Act:
         return self.bg.shape[-1]
 
     def window(self, start: int, stop: int) -> torch.Tensor:
-        """Values on ``[start, stop)`` (which must contain the patch when it is not empty)."""
+        """Values on ``[start, stop)``: the patch where it lies, the background elsewhere."""
         batch = self.patch.shape[0]
-        if self.hi <= self.lo:
-            return self.bg[:, :, start:stop].expand(batch, -1, -1)
+        lo, hi = max(self.lo, start), min(self.hi, stop)
+        if hi <= lo:
+            return self.bg[..., start:stop].expand(batch, -1, -1, -1)
         parts = []
-        if start < self.lo:
-            parts.append(self.bg[:, :, start : self.lo].expand(batch, -1, -1))
-        parts.append(self.patch)
-        if stop > self.hi:
-            parts.append(self.bg[:, :, self.hi : stop].expand(batch, -1, -1))
-        return torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]
+        if start < lo:
+            parts.append(self.bg[..., start:lo].expand(batch, -1, -1, -1))
+        parts.append(self.patch[..., lo - self.lo : hi - self.lo])
+        if stop > hi:
+            parts.append(self.bg[..., hi:stop].expand(batch, -1, -1, -1))
+        out = torch.cat(parts, dim=3) if len(parts) > 1 else parts[0]
+        return out.contiguous(memory_format=torch.channels_last)
 
     def dense(self) -> torch.Tensor:
-        return self.window(0, self.length).contiguous()
+        return self.window(0, self.length)
 
 
 class PaddedTrunk:
-    """Runs ``model.trunk`` on N-padded batches, reusing a cached all-N background per length."""
+    """Runs ``model.trunk`` for inference: merged, channels-last, reusing a cached all-N background.
 
-    def __init__(self, model: Sei):
+    Calling it equals ``model.trunk(x)`` up to float rounding; :meth:`dense` is the same without
+    padding reuse. The compiled weights and backgrounds are rebuilt whenever the model's
+    parameters change (fine-tuning, ``load_state_dict``, moving devices).
+    """
+
+    def __init__(self, model: Sei, max_positions: int = MAX_POSITIONS):
         self.model = model
+        self.max_positions = int(max_positions)
         self._backgrounds: dict[tuple, list[torch.Tensor]] = {}
+        self._ops: dict[str, list] | None = None
+        self._stamp: tuple | None = None
 
-    # --- the layer graph of Sei.trunk, written once for both the dense and the patched walk ------
-    def _graph(self, x, op):
-        m = self.model
-        lout1 = op.seq(m.lconv1, x)
-        out1 = op.seq(m.conv1, lout1)
-        lout2 = op.seq(m.lconv2, op.add(out1, lout1))
-        out2 = op.seq(m.conv2, lout2)
-        lout3 = op.seq(m.lconv3, op.add(out2, lout2))
-        out3 = op.seq(m.conv3, lout3)
-        cum = op.add(out3, op.seq(m.dconv1, op.add(out3, lout3)))
-        for block in (m.dconv2, m.dconv3, m.dconv4, m.dconv5):
-            cum = op.add(cum, op.seq(block, cum))
+    def _plan(self) -> dict[str, list]:
+        stamp = tuple((p.data_ptr(), p._version, p.device, p.dtype) for p in self.model.parameters())
+        if self._ops is None or stamp != self._stamp:
+            with torch.no_grad():
+                self._ops = {name: _compile_block(getattr(self.model, name)) for name in BLOCKS}
+            self._stamp = stamp
+            self._backgrounds.clear()
+        return self._ops
+
+    # --- the layer graph of Sei.trunk, written once for the dense and the patched walk ------------
+    def _graph(self, x, walk):
+        ops = self._plan()
+        lout1 = walk.seq(ops["lconv1"], x)
+        out1 = walk.seq(ops["conv1"], lout1)
+        lout2 = walk.seq(ops["lconv2"], walk.add(out1, lout1))
+        out2 = walk.seq(ops["conv2"], lout2)
+        lout3 = walk.seq(ops["lconv3"], walk.add(out2, lout2))
+        out3 = walk.seq(ops["conv3"], lout3)
+        cum = walk.add(out3, walk.seq(ops["dconv1"], walk.add(out3, lout3)))
+        for name in ("dconv2", "dconv3", "dconv4", "dconv5"):
+            cum = walk.add(cum, walk.seq(ops[name], cum))
         return cum
 
+    def _check(self) -> None:
+        if self.model.training:
+            raise RuntimeError("PaddedTrunk is for inference; call model.trunk() when training")
+
     def background(self, length: int, device: torch.device, dtype: torch.dtype) -> list[torch.Tensor]:
+        self._plan()
         key = (length, str(device), dtype, torch.is_autocast_enabled(device.type))
         if key not in self._backgrounds:
-            recorder = _Recorder()
-            x = torch.full((1, 4, length), N_VALUE, device=device, dtype=dtype)
-            self._graph(x, recorder)
+            recorder = _Dense(keep=True)
+            self._graph(_as_2d(torch.full((1, 4, length), N_VALUE, device=device, dtype=dtype)), recorder)
             self._backgrounds[key] = recorder.outputs
         return self._backgrounds[key]
 
+    def dense(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 4, L) -> (B, C3, L // 16) over every position, in chunks of ``max_positions``."""
+        self._check()
+        rows = max(1, self.max_positions // max(1, x.shape[-1]))
+        outs = [self._graph(_as_2d(chunk), _Dense()) for chunk in x.split(rows)]
+        return _as_1d(torch.cat(outs) if len(outs) > 1 else outs[0])
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 4, L) one-hot with 0.25 for N -> (B, C3, L // 16), equal to ``model.trunk(x)``."""
-        if self.model.training:
-            raise RuntimeError("PaddedTrunk is for inference; call model.trunk() when training")
+        self._check()
         length = x.shape[-1]
         informative = (x != N_VALUE).any(dim=1).any(dim=0)
         where = torch.nonzero(informative).flatten()
@@ -96,36 +270,42 @@ class PaddedTrunk:
             lo = hi = 0
         else:
             lo, hi = int(where[0]), int(where[-1]) + 1
-        if hi - lo > 0.9 * length:  # little to save: the plain dense trunk is simpler and as fast
-            return self.model.trunk(x)
+        if hi - lo > 0.9 * length:  # little to save: the dense walk is simpler and as fast
+            return self.dense(x)
         bg = self.background(length, x.device, x.dtype)
         walker = _Patched(bg)
-        act = _Act(bg=torch.full((1, 4, length), N_VALUE, device=x.device, dtype=x.dtype), patch=x[:, :, lo:hi], lo=lo, hi=hi)
-        return self._graph(act, walker).dense()
+        start = _Act(bg=_as_2d(torch.full((1, 4, length), N_VALUE, device=x.device, dtype=x.dtype)),
+                     patch=_as_2d(x[:, :, lo:hi]), lo=lo, hi=hi)
+        return _as_1d(self._graph(start, walker).dense())
 
 
-class _Recorder:
-    """Dense walk over the all-N window that keeps every op's output as the background."""
+def _as_1d(h: torch.Tensor) -> torch.Tensor:
+    return h.squeeze(2).contiguous()
 
-    def __init__(self):
+
+class _Dense:
+    """Dense walk; with ``keep`` it records every op's output (the all-N background)."""
+
+    def __init__(self, keep: bool = False):
+        self.keep = keep
         self.outputs: list[torch.Tensor] = []
 
-    def _keep(self, t: torch.Tensor) -> torch.Tensor:
-        self.outputs.append(t)
+    def _out(self, t: torch.Tensor) -> torch.Tensor:
+        if self.keep:
+            self.outputs.append(t)
         return t
 
-    def seq(self, block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-        for layer in block:
-            if isinstance(layer, nn.Dropout):
-                continue
-            if isinstance(layer, nn.ReLU):
-                x = self._keep(F.relu(x))  # not in place: the conv output is kept too
+    def seq(self, ops: list, x: torch.Tensor) -> torch.Tensor:
+        for op in ops:
+            if isinstance(op, _Pool):
+                x = self._out(op.dense(x))
             else:
-                x = self._keep(layer(x))
+                length = x.shape[-1]
+                x = self._out(op.apply(x, op.radius, op.radius, 0, length))
         return x
 
     def add(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return self._keep(a + b)
+        return self._out(a + b)
 
 
 class _Patched:
@@ -140,50 +320,31 @@ class _Patched:
         self.index += 1
         return bg
 
-    def seq(self, block: nn.Sequential, act: _Act) -> _Act:
-        for layer in block:
-            if isinstance(layer, nn.Dropout):
-                continue
-            if isinstance(layer, nn.Conv1d):
-                act = self._conv(layer, act)
-            elif isinstance(layer, nn.ReLU):
-                act = _Act(self._next_bg(), F.relu(act.patch), act.lo, act.hi)
-            elif isinstance(layer, nn.MaxPool1d):
-                act = self._pool(layer, act)
-            else:
-                raise TypeError(f"unsupported layer in Sei trunk: {layer}")
+    def seq(self, ops: list, act: _Act) -> _Act:
+        for op in ops:
+            act = self._pool(op, act) if isinstance(op, _Pool) else self._conv(op, act)
         return act
 
-    def _conv(self, conv: nn.Conv1d, act: _Act) -> _Act:
+    def _empty(self, bg: torch.Tensor, like: torch.Tensor) -> _Act:
+        return _Act(bg, like.new_empty(like.shape[0], bg.shape[1], 1, 0), 0, 0)
+
+    def _conv(self, op: _Conv, act: _Act) -> _Act:
         bg = self._next_bg()
-        length = act.length
-        (kernel,), (dilation,), (padding,) = conv.kernel_size, conv.dilation, conv.padding
-        radius = dilation * (kernel - 1) // 2
-        if padding != radius or conv.stride != (1,):
-            raise ValueError("PaddedTrunk expects length-preserving convolutions")
         if act.hi <= act.lo:
-            return _Act(bg, act.patch.new_empty(act.patch.shape[0], conv.out_channels, 0), 0, 0)
+            return self._empty(bg, act.patch)
+        length, radius = act.length, op.radius
         lo, hi = max(0, act.lo - radius), min(length, act.hi + radius)
         start, stop = max(0, lo - radius), min(length, hi + radius)
-        inp = act.window(start, stop)
         left, right = radius - (lo - start), radius - (stop - hi)
-        if left or right:
-            inp = F.pad(inp, (left, right))
-        out = F.conv1d(inp, conv.weight, conv.bias, dilation=dilation)
-        return _Act(bg, out, lo, hi)
+        return _Act(bg, op.apply(act.window(start, stop), left, right, lo, length), lo, hi)
 
-    def _pool(self, pool: nn.MaxPool1d, act: _Act) -> _Act:
+    def _pool(self, op: _Pool, act: _Act) -> _Act:
         bg = self._next_bg()
-        size = pool.kernel_size if isinstance(pool.kernel_size, int) else pool.kernel_size[0]
-        stride = pool.stride if isinstance(pool.stride, int) else pool.stride[0]
-        if size != stride or pool.padding not in (0, (0,)) or pool.ceil_mode:
-            raise ValueError("PaddedTrunk expects non-overlapping floor max-pooling")
-        out_len = bg.shape[-1]
-        lo, hi = act.lo // size, min(out_len, -(-act.hi // size))
+        size = op.size
+        lo, hi = act.lo // size, min(bg.shape[-1], -(-act.hi // size))
         if act.hi <= act.lo or hi <= lo:
-            return _Act(bg, act.patch.new_empty(act.patch.shape[0], act.patch.shape[1], 0), 0, 0)
-        out = F.max_pool1d(act.window(lo * size, hi * size), size, size)
-        return _Act(bg, out, lo, hi)
+            return self._empty(bg, act.patch)
+        return _Act(bg, op.dense(act.window(lo * size, hi * size)), lo, hi)
 
     def add(self, a: _Act, b: _Act) -> _Act:
         bg = self._next_bg()
