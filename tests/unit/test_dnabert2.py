@@ -105,10 +105,47 @@ def test_fused_attention_equals_plain_and_returns_probabilities():
         a, _ = plain(ids, mask)
         b, _ = fused(ids, mask)
         c, probs = fused(ids, mask, output_attentions=True)  # fused blocks, then a plain last block
-    assert torch.allclose(a, b, atol=1e-5) and torch.allclose(a, c, atol=1e-5)
+    real = mask.bool()  # padded batches are unpadded unless attention maps are wanted: compare real tokens
+    assert torch.allclose(a[real], b[real], atol=1e-5) and torch.allclose(a[real], c[real], atol=1e-5)
     assert probs.shape == (3, 4, 9, 9)
     assert torch.allclose(probs.sum(-1), torch.ones(3, 4, 9), atol=1e-5)
     assert float(probs[0, :, :, 6:].max()) < 1e-3  # padded keys get (almost) no attention
+
+
+@pytest.mark.parametrize("layer", [-1, 0, 1])
+def test_unpadded_batches_equal_padded_on_real_tokens(layer):
+    """Packing real tokens (row-wise attention, no padded slots) equals the padded computation, also for gradients."""
+    torch.manual_seed(2)
+    cfg = DNABERT2Config(vocab_size=30, hidden_size=24, num_hidden_layers=3, num_attention_heads=6, intermediate_size=40)
+    packed = DNABERT2Model(cfg).eval()
+    padded = DNABERT2Model(cfg, unpad=False).eval()
+    padded.load_state_dict(packed.state_dict())
+    lengths = [13, 1, 7, 13, 4]
+    ids = torch.randint(5, 30, (5, 13))
+    mask = (torch.arange(13)[None] < torch.tensor(lengths)[:, None]).long()
+    ids = ids * mask
+    with torch.no_grad():
+        a, _ = packed(ids, mask, layer=layer)
+        b, _ = padded(ids, mask, layer=layer)
+    real = mask.bool()
+    assert float((a[real] - b[real]).abs().max()) <= 1e-5
+    assert float(a[~real].abs().max()) == 0.0  # padded slots are not computed
+    one, _ = packed(ids[:1, :13], mask[:1, :13], layer=layer)  # a row alone, no padding: the padded path
+    assert float((one[0] - a[0]).abs().max()) <= 1e-5
+    # gradients through the packed path (LoRA fine-tuning, integrated gradients) equal the padded ones
+    for model in (packed, padded):
+        model.zero_grad()
+        out, _ = model(ids, mask)
+        (out * mask[..., None]).sum().backward()
+    grads = [(p.grad, q.grad) for p, q in zip(packed.parameters(), padded.parameters()) if p.grad is not None]
+    assert grads and all(float((g - h).abs().max()) <= 1e-4 * max(1.0, float(h.abs().max())) for g, h in grads)
+
+
+def test_unpadding_refuses_left_padding():
+    cfg = DNABERT2Config(vocab_size=10, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=4)
+    mask = torch.tensor([[0, 1, 1], [1, 1, 1]])
+    with pytest.raises(ValueError, match="one run at the start"):
+        DNABERT2Model(cfg).eval()(torch.ones(2, 3, dtype=torch.long), mask)
 
 
 def test_state_dict_keys_follow_official_names():
