@@ -91,6 +91,26 @@ def test_fast_path_equals_full_length_with_real_weights(model):
 
 
 @needs_weights
+def test_threaded_models_equal_single_threaded_and_restore_the_thread_count():
+    """At 2 torch threads the (model, batch slice) tasks run in 2 threads of 1 intra-op thread: same features."""
+    backbone = SpliceAIBackbone(SpliceAIOptions(models="1,3,5", bins=3), None)
+    rng = np.random.default_rng(4)
+    seqs = ["".join(rng.choice(list("ACGTN"), size=n)) for n in (150, 7, 301)]
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        single = backbone.embed_batch(seqs)
+        torch.set_num_threads(2)
+        threaded = backbone.embed_batch(seqs)
+        assert torch.get_num_threads() == 2
+        one_row = backbone.embed_batch(seqs[:1])  # fewer rows than threads: models still run in parallel
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_allclose(threaded, single, rtol=1e-5, atol=1e-5)  # batch slices may round differently
+    np.testing.assert_allclose(one_row[0], single[0], rtol=1e-5, atol=1e-5)
+
+
+@needs_weights
 def test_features_of_a_batch_equal_features_of_each_sequence_alone():
     backbone = SpliceAIBackbone(SpliceAIOptions(models="4", bins=4), None)
     seqs = ["ACGTNNACGGTAAGTCCAG", "TTTCTTTTCCAGG", "A" * 31, "GT"]
