@@ -1,0 +1,171 @@
+"""SpliceAI at 100 bp to 10 kb, 1 and 2 threads: genofm against the full-length computation, same run.
+
+The reference is what the official Keras model computes: every one of the five models over all
+L + 10,000 positions (the sequence with 5,000 N on each side), one model after another, with
+the framework's own intra-op threads (``SpliceAINet.forward_full``, the graph the port reads
+from the HDF5 files, checked against a NumPy evaluation of the Keras graph in
+``tests/unit/test_spliceai_faithful.py``). TensorFlow itself is not installed here; when it is
+importable and ``--keras`` is given, the official Keras models are timed too.
+
+genofm computes each layer only on the window its receptive field needs (``SpliceAINet.forward``)
+and, with more than one thread, runs (model, batch slice) tasks in parallel threads with one
+intra-op thread each. Both produce the backbone's features through the same pooling code, so
+max |difference| compares the features themselves (relative for features above 1 in magnitude:
+the pooled 32-channel penultimate values reach ~80, where float32 rounding alone is ~1e-5).
+
+Per length and thread count: seconds and CPU seconds for ``--n`` sequences, the speed-up over
+the reference (wall and CPU), genofm's CPU time at 2 threads over 1 thread, the FLOPs per
+sequence counted from the architecture (full length, all five models) and those genofm
+executes, the achieved rate as a fraction of a large fp32 matmul measured in the same run, and
+the load average.
+
+    python benchmarks/bench_spliceai.py [--lengths 100,1000,5000,10000] [--n 2] [--threads 1,2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genofm.backbones.spliceai import SpliceAIBackbone, SpliceAIOptions
+from genofm.backbones.spliceai_model import SpliceAINet
+from roofline import describe, load_average, matmul_peak
+
+
+class ReferenceSpliceAI(SpliceAIBackbone):
+    """The same backbone and features, computed the way Keras does: full length, models in turn."""
+
+    def _run_nets(self, x):
+        with torch.inference_mode():
+            padded = torch.nn.functional.pad(x, (self.flank, self.flank))
+            return [net.forward_full(padded) for net in self.nets]
+
+
+def full_flops(net: SpliceAINet, length: int) -> int:
+    """FLOPs of one model over length + 2 * crop positions (2 per multiply-add)."""
+    positions = length + 2 * net.crop
+    c = net.stem.out_channels
+    per_position = 2 * 4 * c + len(net.skips) * 2 * c * c
+    per_position += sum(2 * 2 * c * c * unit.conv1.kernel_size[0] for unit in net.units)
+    return per_position * positions + 2 * c * net.head.out_channels * length
+
+
+def windowed_flops(net: SpliceAINet, length: int) -> int:
+    """FLOPs of genofm's windowed forward: each convolution only on the window it needs."""
+    c = net.stem.out_channels
+    total_radius = net.receptive_radius
+    flops, reach = 2 * 4 * c * length, 0
+    for unit in net.units:
+        k = unit.conv1.kernel_size[0]
+        for _ in range(2):
+            reach += unit.radius
+            width = min(reach, total_radius - reach)
+            flops += 2 * c * c * k * (length + 2 * width)
+    return flops + len(net.skips) * 2 * c * c * length + 2 * c * net.head.out_channels * length
+
+
+def timed(fn, repeats: int):
+    best_wall = best_cpu = float("inf")
+    out = None
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        out = fn()
+        best_wall = min(best_wall, time.perf_counter() - wall)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    return best_wall, best_cpu, out
+
+
+def keras_reference(sequences: list[str], threads: int):
+    """Time the official Keras models if TensorFlow and the spliceai package are importable."""
+    try:
+        import tensorflow as tf  # noqa: F401
+        from keras.models import load_model
+        from pkg_resources import resource_filename
+    except Exception as exc:  # pragma: no cover - depends on the environment
+        return None, f"Keras reference not available ({type(exc).__name__}: {exc})"
+    models = [load_model(resource_filename("spliceai", f"models/spliceai{i}.h5"), compile=False) for i in range(1, 6)]
+    codes = {"A": 0, "C": 1, "G": 2, "T": 3}
+
+    def run():
+        for s in sequences:
+            x = np.zeros((1, len(s) + 10000, 4), dtype=np.float32)
+            for i, base in enumerate(s):
+                if base in codes:
+                    x[0, 5000 + i, codes[base]] = 1.0
+            for m in models:
+                m.predict(x, verbose=0)
+
+    return run, "official Keras models"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lengths", default="100,1000,5000,10000")
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--n", type=int, default=2, help="sequences per length (one batch)")
+    parser.add_argument("--repeats", type=int, default=1, help="timed repeats (best kept), after one warm-up")
+    parser.add_argument("--weights", type=Path, default=None, help="folder with spliceai1..5.h5 (default: make setup's copy)")
+    parser.add_argument("--keras", action="store_true", help="also time the official Keras models when TensorFlow is importable")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    lengths = [int(v) for v in args.lengths.split(",")]
+    thread_counts = [int(v) for v in args.threads.split(",")]
+    options = SpliceAIOptions()
+    genofm = SpliceAIBackbone(options, args.weights)
+    reference = ReferenceSpliceAI(options, args.weights)
+    net = genofm.nets[0]
+    rng = np.random.default_rng(0)
+    results = {"rows": []}
+    peaks = {}
+    for threads in thread_counts:
+        torch.set_num_threads(threads)
+        peaks[threads] = matmul_peak("cpu")
+    results["peak_flops"] = peaks
+    print(f"# SpliceAI-10k, {len(genofm.nets)} official models, {args.n} sequences per length, fp32 CPU; peak (fp32 2048^3 matmul, "
+          f"same run) " + ", ".join(f"{peaks[t] / 1e9:.1f} GFLOP/s at {t} thread(s)" for t in thread_counts) + f"; {load_average()}")
+    print(f"{'length':>6s} {'thr':>3s} {'implementation':10s} {'s':>7s} {'cpu s':>7s} {'x wall':>6s} {'x cpu':>6s} "
+          f"{'cpu/1thr':>8s} {'max|diff|':>9s}  achieved (fraction of the same thread count's peak)")
+    cpu_one_thread = {}
+    for length in lengths:
+        seqs = ["".join(rng.choice(list("ACGT"), size=length)) for _ in range(args.n)]
+        arch = len(genofm.nets) * full_flops(net, length)
+        executed = len(genofm.nets) * windowed_flops(net, length)
+        print(f"# {length} bp: {arch / 1e9:.1f} GFLOP per sequence (architecture, full length, 5 models); "
+              f"genofm executes {executed / 1e9:.1f} GFLOP ({arch / executed:.2f}x fewer)")
+        for threads in thread_counts:
+            torch.set_num_threads(threads)
+            peak = peaks[threads]
+            genofm.embed_batch(seqs[:1])  # warm-up
+            ref_wall, ref_cpu, ref_out = timed(lambda: reference.embed_batch(seqs), args.repeats)
+            wall, cpu, out = timed(lambda: genofm.embed_batch(seqs), args.repeats)
+            diff = float((np.abs(out - ref_out) / np.maximum(np.abs(ref_out), 1.0)).max())
+            cpu_one_thread.setdefault(length, cpu)
+            cpu_ratio = cpu / cpu_one_thread[length]
+            load = load_average()
+            print(f"{length:6d} {threads:3d} {'reference':10s} {ref_wall:7.2f} {ref_cpu:7.2f} {1.0:6.2f} {1.0:6.2f} {'':8s} {0.0:9.2e}  "
+                  f"{describe(arch, args.n, ref_wall, peak)}")
+            print(f"{length:6d} {threads:3d} {'genofm':10s} {wall:7.2f} {cpu:7.2f} {ref_wall / wall:6.2f} {ref_cpu / cpu:6.2f} "
+                  f"{cpu_ratio:8.2f} {diff:9.2e}  {describe(executed, args.n, wall, peak)} executed; {load}", flush=True)
+            row = {"length": length, "threads": threads, "reference_s": ref_wall, "reference_cpu_s": ref_cpu, "genofm_s": wall,
+                   "genofm_cpu_s": cpu, "speedup": ref_wall / wall, "speedup_cpu": ref_cpu / cpu, "cpu_vs_one_thread": cpu_ratio,
+                   "max_abs_diff": diff, "flops_per_sequence": arch, "executed_flops_per_sequence": executed, "load": load}
+            if args.keras:
+                run, label = keras_reference(seqs, threads)
+                if run is None:
+                    print(f"#   {label}")
+                else:
+                    keras_wall, keras_cpu, _ = timed(run, args.repeats)
+                    row["keras_s"] = keras_wall
+                    print(f"{length:6d} {threads:3d} {'keras':10s} {keras_wall:7.2f} {keras_cpu:7.2f}   genofm x{keras_wall / wall:.2f}")
+            results["rows"].append(row)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
