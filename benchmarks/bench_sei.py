@@ -253,6 +253,7 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=2, help="timed repeats (best and median reported)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--workloads", default="short,full", help="which workloads to run: short, full, both (comma-separated) or none (e.g. with --load-test)")
+    parser.add_argument("--before", action="store_true", help="also time the dense trunk as it was before merged/channels-last convolutions")
     parser.add_argument("--load-test", action="store_true", help="also measure peak RSS of loading a full-size checkpoint")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
@@ -307,6 +308,11 @@ def run_workloads(args, workloads: dict, classifier: bool, output: str, device, 
                 run_embed(backbone, seqs[: args.batch], args.batch, device, precision)  # warm-up: caches, allocator
                 key = f"genofm_{precision}{'' if reuse else '_no_padding_reuse'}"
                 runners[key] = (lambda b=backbone, p=precision: run_embed(b, seqs, args.batch, device, p))
+            if args.before:  # the trunk before merging and channels-last kernels: Sei.trunk, both strands batched
+                options = SeiOptions(output=output, length=args.length, reuse_padding=False)
+                before = SeiBackbone.from_model(model, options, device=device, precision=precision)
+                before.trunk = model.trunk
+                runners[f"genofm_{precision}_before (Sei.trunk)"] = (lambda b=before, p=precision: run_embed(b, seqs, args.batch, device, p))
         walls = {k: [] for k in runners}
         cpus = {k: [] for k in runners}
         outs = {}

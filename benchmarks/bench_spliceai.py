@@ -46,6 +46,14 @@ class ReferenceSpliceAI(SpliceAIBackbone):
             return [net.forward_full(padded) for net in self.nets]
 
 
+class BeforeSpliceAI(SpliceAIBackbone):
+    """genofm before threading: windowed models in turn, parallel only through intra-op threads."""
+
+    def _run_nets(self, x):
+        with torch.inference_mode():
+            return [net(x) for net in self.nets]
+
+
 def full_flops(net: SpliceAINet, length: int) -> int:
     """FLOPs of one model over length + 2 * crop positions (2 per multiply-add)."""
     positions = length + 2 * net.crop
@@ -110,6 +118,7 @@ def main(argv=None) -> None:
     parser.add_argument("--n", type=int, default=2, help="sequences per length (one batch)")
     parser.add_argument("--repeats", type=int, default=1, help="timed repeats (best kept), after one warm-up")
     parser.add_argument("--weights", type=Path, default=None, help="folder with spliceai1..5.h5 (default: make setup's copy)")
+    parser.add_argument("--before", action="store_true", help="also time genofm as it was before threading (intra-op threads only)")
     parser.add_argument("--keras", action="store_true", help="also time the official Keras models when TensorFlow is importable")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -118,6 +127,7 @@ def main(argv=None) -> None:
     options = SpliceAIOptions()
     genofm = SpliceAIBackbone(options, args.weights)
     reference = ReferenceSpliceAI(options, args.weights)
+    before = BeforeSpliceAI(options, args.weights) if args.before else None
     net = genofm.nets[0]
     rng = np.random.default_rng(0)
     results = {"rows": []}
@@ -162,6 +172,15 @@ def main(argv=None) -> None:
                     keras_wall, keras_cpu, _ = timed(run, args.repeats)
                     row["keras_s"] = keras_wall
                     print(f"{length:6d} {threads:3d} {'keras':10s} {keras_wall:7.2f} {keras_cpu:7.2f}   genofm x{keras_wall / wall:.2f}")
+            if before is not None:
+                before.embed_batch(seqs[:1])
+                b_wall, b_cpu, b_out = timed(lambda: before.embed_batch(seqs), args.repeats)
+                b_diff = float((np.abs(b_out - ref_out) / np.maximum(np.abs(ref_out), 1.0)).max())
+                cpu_before_one = results.setdefault("before_cpu_one_thread", {}).setdefault(length, b_cpu)
+                print(f"{length:6d} {threads:3d} {'before':10s} {b_wall:7.2f} {b_cpu:7.2f} {ref_wall / b_wall:6.2f} {ref_cpu / b_cpu:6.2f} "
+                      f"{b_cpu / cpu_before_one:8.2f} {b_diff:9.2e}  {describe(executed, args.n, b_wall, peak)} executed", flush=True)
+                row.update({"before_s": b_wall, "before_cpu_s": b_cpu, "before_speedup": ref_wall / b_wall,
+                            "before_cpu_vs_one_thread": b_cpu / cpu_before_one})
             results["rows"].append(row)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
