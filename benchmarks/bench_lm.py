@@ -7,9 +7,10 @@ sequence lengths (log-normal, median 350 bp, 80-2,000 bp) and reports:
 * sequences/s and tokens/s (real tokens, specials included) with length bucketing, and the same
   with bucketing off (tiles batched in input order): the ratio is what bucketing buys;
 * the share of padded token slots with and without bucketing;
-* the attention implementation against a reference in the same run: DNABERT-2's fused
-  scaled_dot_product_attention path vs its plain path, and for the stock BERT / GPT-2 models
-  SDPA vs transformers' eager attention.
+* a reference in the same run: DNABERT-2 on packed real tokens (default) vs the same model
+  computing every padded slot (``unpad=False``; the official unpadding scheme is compared in
+  ``bench_dnabert2.py``), and for the stock BERT / GPT-2 models SDPA vs transformers' eager
+  attention.
 
 Every figure is a ratio to a reference measured in the same process, so machine load cancels
 out to first order. Default run: a few minutes on 2 CPU cores.
@@ -72,13 +73,12 @@ def bench_one(name: str, size: str, folder: Path, seqs: list[str], device: str, 
     t_plain = timed(lambda: backbone.embed_batch(seqs), repeats)
     backbone.options.bucket = True
 
-    if name == "dnabert2":
-        reference_label = "plain attention" if backbone.torch_device.type == "cuda" else "fused SDPA"
-        fast_label = "fused SDPA" if backbone.torch_device.type == "cuda" else "plain attention"
-        backbone.encoder.fused_attention = backbone.torch_device.type != "cuda"  # the path not used by default
+    if name == "dnabert2":  # the official scheme is compared in bench_dnabert2.py; here: unpadding vs padded batches
+        reference_label, fast_label = "padded batches", "unpadded"
+        backbone.encoder.unpad = False
         backbone.embed_batch(seqs[:4])
         t_reference = timed(lambda: backbone.embed_batch(seqs), repeats)
-        backbone.encoder.fused_attention = None
+        backbone.encoder.unpad = True
     else:
         reference_label, fast_label = "HF eager attention", "HF SDPA"
         eager, _ = cls.load(folder, "eager")
