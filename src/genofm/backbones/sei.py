@@ -23,9 +23,10 @@ summaries are reversed first so that both describe the same genomic stretch.
 
 Memory: the full model holds ~890M float32 parameters (3.3 GiB, almost all in the classifier).
 The checkpoint is memory-mapped and assigned without a copy, so RAM use is the file's pages
-plus activations: about 31 MB per sequence and strand at 4,096 bp in float32, measured (so
-~1 GB for the default batch of 16 with both strands; ~7 MB for a 200 bp sequence with
-``reuse_padding``); ``trunk`` outputs never read the classifier. On a
+plus activations: the inference trunk (:mod:`genofm.backbones.sei_fastpath`) runs dense batches
+in chunks of 8 strands at 4,096 bp, so activations stay near 0.6 GB whatever the batch size
+(measured peak RSS increase for the default batch of 16 with both strands); ~7 MB for a 200 bp
+sequence with ``reuse_padding``; ``trunk`` outputs never read the classifier. On a
 GPU the weights need ~3.3 GiB of device memory and bf16 autocast roughly halves activations.
 """
 
@@ -95,8 +96,8 @@ class SeiBackbone(Backbone):
     weights_help = (
         "the extracted model/ folder of Zenodo record 4906997 (sei.pth, target.names, seqclass.names, "
         "projvec_targets.npy, histone_inds.npy; academic-use licence, see docs/sei.md); for -O output=trunk "
-        "or trunk_mean sei.pth alone is enough. Needs ~3.5 GiB RAM (weights memory-mapped) plus ~31 MB per "
-        "sequence and strand at 4096 bp"
+        "or trunk_mean sei.pth alone is enough. Needs ~3.5 GiB RAM (weights memory-mapped) plus ~0.6 GB of "
+        "activations at 4096 bp (batches run in chunks)"
     )
     default_batch_size = 16
     averages_strands = True
