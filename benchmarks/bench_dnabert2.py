@@ -20,6 +20,7 @@ and the load average. genofm is run twice: with unpadding (default) and with ``u
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import time
@@ -137,12 +138,12 @@ def main(argv=None) -> None:
     state = {k: v.detach() for k, v in model.state_dict().items()}
     peak = matmul_peak("cpu")
     print(f"# DNABERT-2 {args.size} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters, random init), "
-          f"threads={torch.get_num_threads()}; peak {peak / 1e9:.1f} GFLOP/s (fp32 2048^3 matmul, same run); {load_average()}")
+          f"threads={torch.get_num_threads()}; peak {peak} (fp32 2048^3 matmul, same run); {load_average()}")
     rng = np.random.default_rng(0)
     padded_lengths = rng.integers(args.min_tokens, args.tokens + 1, args.rows)
     padded_lengths[0] = args.tokens
     workloads = {"padded": padded_lengths, "dense": np.full(args.rows, args.tokens)}
-    results = {"peak_flops": peak, "workloads": {}}
+    results = {"peak_flops": dataclasses.asdict(peak), "workloads": {}}
     print(f"{'workload':8s} {'implementation':26s} {'ms/batch':>9s} {'cpu s':>7s} {'tok/s':>8s} {'x ref':>6s} {'x cpu':>6s} {'max|diff|':>9s}  achieved (real-token FLOPs)")
     for name, lengths in workloads.items():
         ids = torch.from_numpy(rng.integers(5, cfg.vocab_size, (args.rows, args.tokens)))
@@ -167,7 +168,7 @@ def main(argv=None) -> None:
             diff = float((out[real] - ref_out[real]).abs().max())
             row[key] = {"s": wall, "cpu_s": cpu, "speedup": ref_wall / wall, "speedup_cpu": ref_cpu / cpu, "max_abs_diff": diff}
             print(f"{name:8s} {key:26s} {wall * 1e3:9.0f} {cpu:7.2f} {int(lengths.sum()) / wall:8.0f} {ref_wall / wall:6.2f} "
-                  f"{ref_cpu / cpu:6.2f} {diff:9.2e}  {describe(flops, 1, wall, peak)}")
+                  f"{ref_cpu / cpu:6.2f} {diff:9.2e}  {describe(flops, 1, wall, peak, cpu)}")
         print(f"#        {name}: {args.rows} x {args.tokens} tokens, {row['real_fraction']:.0%} real, {flops / 1e9:.1f} GFLOP per batch; {row['load']}")
         results["workloads"][name] = row
     if args.json:

@@ -22,6 +22,7 @@ native 4,096 bp window, and full-length 4,096 bp sequences where no padding exis
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import statistics
@@ -296,8 +297,8 @@ def run_workloads(args, workloads: dict, classifier: bool, output: str, device, 
     print(f"# full-size Sei, random init, classifier={'yes' if classifier else 'no'}, device={device}, "
           f"threads={torch.get_num_threads()}, built in {time.perf_counter() - began:.1f} s, weights RSS {rss_model - rss0:.2f} GB")
     peak = matmul_peak(device)
-    results["peak_flops"] = peak
-    print(f"# peak: {peak / 1e9:.1f} GFLOP/s (fp32 2048^3 matmul, same process); {load_average()}")
+    print(f"# peak: {peak} (fp32 2048^3 matmul, same process); {load_average()}")
+    results["peak_flops"] = dataclasses.asdict(peak)
     precisions = ["fp32"] + (["bf16"] if device.type == "cuda" else [])
     for name, seqs in workloads.items():
         runners = {"reference": lambda: run_reference(reference, seqs, args.batch, args.length, device)}
@@ -347,7 +348,7 @@ def run_workloads(args, workloads: dict, classifier: bool, output: str, device, 
                 continue
             print(f"{key:32s} {args.n / fig['best_s']:7.2f} {fig['best_s']:7.2f} {fig['median_s']:8.2f} {fig['best_cpu_s']:7.2f} "
                   f"{fig['speedup_wall']:7.2f} {fig['speedup_cpu']:6.2f} {fig['max_abs_diff']:9.2e}  "
-                  f"{describe(flops, args.n, fig['best_s'], peak)}")
+                  f"{describe(flops, args.n, fig['best_s'], peak, fig['best_cpu_s'])}")
     results["peak_rss_gb"] = {"weights": round(rss_model - rss0, 2), "process": round(peak_rss_gb(), 2)}
     over = peak_rss_gb() - (rss_model - rss0)
     print(f"\npeak RSS of this process: {peak_rss_gb():.2f} GB (weights {rss_model - rss0:.2f} GB; the reference shares them): "

@@ -25,6 +25,7 @@ the load average.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -135,9 +136,9 @@ def main(argv=None) -> None:
     for threads in thread_counts:
         torch.set_num_threads(threads)
         peaks[threads] = matmul_peak("cpu")
-    results["peak_flops"] = peaks
+    results["peak_flops"] = {t: dataclasses.asdict(p) for t, p in peaks.items()}
     print(f"# SpliceAI-10k, {len(genofm.nets)} official models, {args.n} sequences per length, fp32 CPU; peak (fp32 2048^3 matmul, "
-          f"same run) " + ", ".join(f"{peaks[t] / 1e9:.1f} GFLOP/s at {t} thread(s)" for t in thread_counts) + f"; {load_average()}")
+          f"same run) " + "; ".join(f"{peaks[t]} at {t} thread(s)" for t in thread_counts) + f"; {load_average()}")
     print(f"{'length':>6s} {'thr':>3s} {'implementation':10s} {'s':>7s} {'cpu s':>7s} {'x wall':>6s} {'x cpu':>6s} "
           f"{'cpu/1thr':>8s} {'max|diff|':>9s}  achieved (fraction of the same thread count's peak)")
     cpu_one_thread = {}
@@ -158,9 +159,9 @@ def main(argv=None) -> None:
             cpu_ratio = cpu / cpu_one_thread[length]
             load = load_average()
             print(f"{length:6d} {threads:3d} {'reference':10s} {ref_wall:7.2f} {ref_cpu:7.2f} {1.0:6.2f} {1.0:6.2f} {'':8s} {0.0:9.2e}  "
-                  f"{describe(arch, args.n, ref_wall, peak)}")
+                  f"{describe(arch, args.n, ref_wall, peak, ref_cpu)}")
             print(f"{length:6d} {threads:3d} {'genofm':10s} {wall:7.2f} {cpu:7.2f} {ref_wall / wall:6.2f} {ref_cpu / cpu:6.2f} "
-                  f"{cpu_ratio:8.2f} {diff:9.2e}  {describe(executed, args.n, wall, peak)} executed; {load}", flush=True)
+                  f"{cpu_ratio:8.2f} {diff:9.2e}  {describe(executed, args.n, wall, peak, cpu)} executed; {load}", flush=True)
             row = {"length": length, "threads": threads, "reference_s": ref_wall, "reference_cpu_s": ref_cpu, "genofm_s": wall,
                    "genofm_cpu_s": cpu, "speedup": ref_wall / wall, "speedup_cpu": ref_cpu / cpu, "cpu_vs_one_thread": cpu_ratio,
                    "max_abs_diff": diff, "flops_per_sequence": arch, "executed_flops_per_sequence": executed, "load": load}
@@ -178,7 +179,7 @@ def main(argv=None) -> None:
                 b_diff = float((np.abs(b_out - ref_out) / np.maximum(np.abs(ref_out), 1.0)).max())
                 cpu_before_one = results.setdefault("before_cpu_one_thread", {}).setdefault(length, b_cpu)
                 print(f"{length:6d} {threads:3d} {'before':10s} {b_wall:7.2f} {b_cpu:7.2f} {ref_wall / b_wall:6.2f} {ref_cpu / b_cpu:6.2f} "
-                      f"{b_cpu / cpu_before_one:8.2f} {b_diff:9.2e}  {describe(executed, args.n, b_wall, peak)} executed", flush=True)
+                      f"{b_cpu / cpu_before_one:8.2f} {b_diff:9.2e}  {describe(executed, args.n, b_wall, peak, b_cpu)} executed", flush=True)
                 row.update({"before_s": b_wall, "before_cpu_s": b_cpu, "before_speedup": ref_wall / b_wall,
                             "before_cpu_vs_one_thread": b_cpu / cpu_before_one})
             results["rows"].append(row)
