@@ -21,19 +21,23 @@ up to float rounding:
   divided by the pooling stride) until the dilated tower covers the whole window.
 
 Dense batches are cut into chunks of at most ``max_positions`` sequence positions, which bounds
-activation memory (~0.3 GB per chunk at the default) whatever the batch size.
+activation memory (~0.3 GB per chunk at the default) whatever the batch size. On a CPU with
+several torch threads, batch slices run as parallel single-threaded tasks
+(:mod:`genofm.backbones.threads`) rather than through PyTorch's intra-op threads.
 Only for inference; training uses :meth:`Sei.trunk`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from genofm.backbones.sei_model import Sei
+from genofm.backbones.threads import cpu_workers, run_tasks
 
 N_VALUE = 0.25
 #: the order in which :meth:`Sei.trunk` uses its blocks
@@ -254,11 +258,27 @@ class PaddedTrunk:
         return self._backgrounds[key]
 
     def dense(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 4, L) -> (B, C3, L // 16) over every position, in chunks of ``max_positions``."""
+        """(B, 4, L) -> (B, C3, L // 16) over every position, in chunks of ``max_positions``.
+
+        On a CPU with several torch threads the chunks run as single-threaded tasks in parallel
+        (:mod:`genofm.backbones.threads`), each at most ``max_positions / threads`` positions.
+        """
         self._check()
-        rows = max(1, self.max_positions // max(1, x.shape[-1]))
-        outs = [self._graph(_as_2d(chunk), _Dense()) for chunk in x.split(rows)]
+        self._plan()
+        workers = cpu_workers(x.device)
+        rows = max(1, min(self.max_positions // max(1, x.shape[-1]) // workers, -(-x.shape[0] // workers)))
+        tasks = [functools.partial(self._dense_chunk, chunk) for chunk in x.split(rows)]
+        outs = run_tasks(tasks, workers)
         return _as_1d(torch.cat(outs) if len(outs) > 1 else outs[0])
+
+    def _dense_chunk(self, x: torch.Tensor) -> torch.Tensor:
+        return self._graph(_as_2d(x), _Dense())
+
+    def _patched_rows(self, x: torch.Tensor, bg: list[torch.Tensor], lo: int, hi: int) -> torch.Tensor:
+        length = x.shape[-1]
+        start = _Act(bg=_as_2d(torch.full((1, 4, length), N_VALUE, device=x.device, dtype=x.dtype)),
+                     patch=_as_2d(x[:, :, lo:hi]), lo=lo, hi=hi)
+        return self._graph(start, _Patched(bg)).dense()
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 4, L) one-hot with 0.25 for N -> (B, C3, L // 16), equal to ``model.trunk(x)``."""
@@ -272,11 +292,11 @@ class PaddedTrunk:
             lo, hi = int(where[0]), int(where[-1]) + 1
         if hi - lo > 0.9 * length:  # little to save: the dense walk is simpler and as fast
             return self.dense(x)
-        bg = self.background(length, x.device, x.dtype)
-        walker = _Patched(bg)
-        start = _Act(bg=_as_2d(torch.full((1, 4, length), N_VALUE, device=x.device, dtype=x.dtype)),
-                     patch=_as_2d(x[:, :, lo:hi]), lo=lo, hi=hi)
-        return _as_1d(self._graph(start, walker).dense())
+        bg = self.background(length, x.device, x.dtype)  # computed here, shared read-only by the tasks
+        workers = cpu_workers(x.device)
+        tasks = [functools.partial(self._patched_rows, part, bg, lo, hi) for part in x.tensor_split(min(workers, x.shape[0]))]
+        outs = run_tasks(tasks, workers)
+        return _as_1d(torch.cat(outs) if len(outs) > 1 else outs[0])
 
 
 def _as_1d(h: torch.Tensor) -> torch.Tensor:

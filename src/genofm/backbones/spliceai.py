@@ -18,8 +18,8 @@ Features (all pooled over the sequence's own positions, so any length works):
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
+import functools
 import os
 import re
 from pathlib import Path
@@ -30,6 +30,7 @@ import torch
 
 from genofm.backbones.base import Backbone, BackboneOptions
 from genofm.backbones.spliceai_keras import load_spliceai_net
+from genofm.backbones.threads import cpu_workers, run_tasks
 from genofm.device import autocast
 from genofm.errors import GenofmError
 from genofm.sequence import encode
@@ -147,20 +148,16 @@ class SpliceAIBackbone(Backbone):
         SpliceAI's 32-channel convolutions are too small for PyTorch's intra-op threads: at two
         threads they burned 2.5-7x the CPU time of one thread for the same work. So on a CPU with
         ``torch.get_num_threads()`` > 1 the work is cut into independent (model, batch slice) tasks
-        that run in that many Python threads with one intra-op thread each (the kernels release
-        the GIL). The results are the same computations, only in other threads.
+        run by :func:`genofm.backbones.threads.run_tasks`. The results are the same computations,
+        only in other threads.
         """
         device = torch.device(self.device)
-        workers = torch.get_num_threads() if device.type == "cpu" else 1
+        workers = cpu_workers(device)
         if workers <= 1 or len(self.nets) * x.shape[0] <= 1:
             return [_net_outputs(net, x, device, self.precision) for net in self.nets]
         chunks = x.tensor_split(min(x.shape[0], workers))  # models x slices tasks keep every worker busy
-        tasks = [(net, chunk) for net in self.nets for chunk in chunks]
-        try:
-            with concurrent.futures.ThreadPoolExecutor(min(workers, len(tasks)), thread_name_prefix="genofm-spliceai") as pool:
-                done = list(pool.map(lambda task: _net_outputs(task[0], task[1], device, self.precision, single_thread=True), tasks))
-        finally:
-            torch.set_num_threads(workers)  # a worker's setting can leak into process-wide pools (MKL); restore it
+        tasks = [functools.partial(_net_outputs, net, chunk, device, self.precision) for net in self.nets for chunk in chunks]
+        done = run_tasks(tasks, workers)
         out = []
         for i in range(len(self.nets)):
             parts = done[i * len(chunks) : (i + 1) * len(chunks)]
@@ -233,9 +230,7 @@ class SpliceAIBackbone(Backbone):
         return np.concatenate(parts).astype(np.float32)
 
 
-def _net_outputs(net, x: torch.Tensor, device: torch.device, precision: str, single_thread: bool = False):
-    if single_thread:
-        torch.set_num_threads(1)  # this worker thread only: other threads keep their setting
+def _net_outputs(net, x: torch.Tensor, device: torch.device, precision: str):
     with torch.inference_mode(), autocast(device, precision):
         return net(x)
 
