@@ -21,7 +21,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit "${1:-2}"; }
 log() { printf '[genofm build] %s\n' "$*" >&2; }
 
-version=$(sed -n 's/^version *= *"\([^"]*\)".*/\1/p' "$ROOT/pyproject.toml" | head -n1)
+version=$(bash "$ROOT/scripts/version.sh")
 target=cpu registry=localhost name=genofm tag=$version push=false
 nocache=()
 base=docker.io/library/debian:bookworm-slim

@@ -33,7 +33,7 @@ done
 
 BASE=localhost/debian-base:bookworm
 REGISTRY=localhost
-VERSION=$(sed -n 's/^version *= *"\([^"]*\)".*/\1/p' "$ROOT/pyproject.toml" | head -n1)
+VERSION=$(bash "$ROOT/scripts/version.sh")
 IMAGE=$REGISTRY/genofm:$VERSION
 AUROC_MIN=0.8
 

@@ -5,10 +5,44 @@ Kept generic so every tool's tests can build realistic inputs in ``tmp_path`` wi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+#: what ``make setup`` extracts (scripts/fetch_resources.py): the janggu peaks, the SpliceAI weights
+RESOURCES = Path(os.environ.get("GENOFM_CACHE", Path.home() / ".cache" / "genofm")) / "resources"
+JANGGU = RESOURCES / "janggu"
+SPLICEAI_WEIGHTS = RESOURCES / "spliceai"
+#: set by scripts/test.sh (make test, CI): a test whose resources are missing fails instead of skipping
+REQUIRE_RESOURCES = os.environ.get("GENOFM_REQUIRE_RESOURCES") == "1"
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "needs_resources(*paths, reason): skip when a path is missing, or fail when GENOFM_REQUIRE_RESOURCES=1",
+    )
+
+
+def pytest_runtest_setup(item):
+    """Tests marked ``needs_resources``: skipped on a bare checkout, failed in CI."""
+    for mark in item.iter_markers("needs_resources"):
+        missing = [str(path) for path in mark.args if not Path(path).exists()]
+        if not missing:
+            continue
+        message = f"{mark.kwargs.get('reason', 'needs the bundled resources')}: missing {', '.join(missing)}"
+        if REQUIRE_RESOURCES:
+            pytest.fail(f"{message} (GENOFM_REQUIRE_RESOURCES=1; run make setup)", pytrace=False)
+        pytest.skip(f"{message} (run make setup)")
+
+
+def console_script(name: str) -> Path:
+    """Where ``name`` is on PATH, or a path that does not exist (for ``needs_resources``)."""
+    import shutil
+
+    return Path(shutil.which(name) or f"/nonexistent/PATH/{name}")
 
 PLANTED_MOTIF = "TGACTCA"  # AP-1 site, planted in the positive class of ``labelled_fastas``
 

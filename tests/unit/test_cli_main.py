@@ -9,6 +9,7 @@ import pytest
 
 from genofm import __version__
 from genofm.cli.main import TOOLS, main
+from conftest import console_script
 from test_train_fixtures import run_tool
 
 
@@ -38,7 +39,7 @@ def test_umbrella_version_and_unknown_tool(monkeypatch, capsys):
     assert code == 2 and "fly" in err
 
 
-@pytest.mark.skipif(shutil.which("genofm") is None, reason="genofm is not installed as a console script")
+@pytest.mark.needs_resources(console_script("genofm"), reason="genofm is not installed as a console script")
 def test_installed_console_script_dispatches():
     result = subprocess.run(["genofm", "interpret", "compare", "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "comparison.tsv" in result.stdout

@@ -165,7 +165,7 @@ def test_kmer_refuses_weights_and_missing_weights_path(monkeypatch, capsys, data
     assert "nothing: weights not found" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not (default_weights_dir() / "spliceai1.h5").is_file(), reason="official SpliceAI weights not extracted (run make setup)")
+@pytest.mark.needs_resources(default_weights_dir() / "spliceai1.h5", reason="official SpliceAI weights")
 def test_spliceai_embedding_via_the_cli(monkeypatch, dataset, tmp_path):
     path, frame = dataset
     out = tmp_path / "splice.h5"

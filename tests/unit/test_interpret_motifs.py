@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,6 +12,7 @@ from genofm.interpret import ExplainContext
 from genofm.interpret.jaspar import Motif, load_motifs, log_odds
 from genofm.interpret.motifs import WindowTable, explain_kmers, kmer_of, match_kmers, tail_probability
 from genofm.sequence import reverse_complement
+from conftest import JANGGU
 
 
 def test_tail_probability_equals_brute_force_enumeration():
@@ -101,11 +100,9 @@ def test_unknown_jaspar_release_is_a_clear_error():
         load_motifs("JASPAR1999")
 
 
-JANGGU = Path(os.environ.get("GENOFM_CACHE", Path.home() / ".cache" / "genofm")) / "resources" / "janggu"
-
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (JANGGU / "sample.fa").is_file(), reason="default data not extracted (run make setup)")
+@pytest.mark.needs_resources(JANGGU / "sample.fa", JANGGU / "sample2.fa", reason="bundled janggu peaks")
 def test_real_oct4_and_mafk_peaks_name_pou_and_maf_families(tmp_path):
     """The bundled demo data: Oct4 ChIP peaks vs MafK ChIP peaks, a 6-mer logistic regression."""
     from Bio import SeqIO

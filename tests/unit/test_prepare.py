@@ -18,8 +18,8 @@ from genofm.cli.prepare import main
 from genofm.data.dataset import read_dataset
 from genofm.data.dedup import canonical
 from genofm.sequence import reverse_complement
+from conftest import JANGGU, console_script
 
-JANGGU = Path("/root/.cache/genofm/resources/janggu")
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
@@ -425,7 +425,7 @@ def test_narrowpeak_without_summit_column(genome_fasta, tmp_path, capsys):
 # ---------------------------------------------------------------- real data
 
 
-@pytest.mark.skipif(not (JANGGU / "sample.fa").is_file(), reason="default janggu data not extracted (run make setup)")
+@pytest.mark.needs_resources(JANGGU / "sample.fa", JANGGU / "sample2.fa", reason="bundled janggu peaks")
 def test_default_janggu_data_chrom_split(tmp_path, capsys):
     frame, classes, summary = prepare_ok(
         [f"oct4={JANGGU / 'sample.fa'}", f"mafk={JANGGU / 'sample2.fa'}"], capsys, tmp_path / "out"
@@ -462,10 +462,9 @@ def test_bad_label_regex(labelled_fastas, tmp_path, capsys):
     assert_fails([labelled_fastas["pos"], "--label-regex", r"^(chr8)"], capsys, tmp_path / "out", "record 1", "does not match")
 
 
+@pytest.mark.needs_resources(console_script("genofm-prepare"), reason="genofm-prepare is not installed on PATH (pip install -e .)")
 def test_installed_entry_point(labelled_fastas, tmp_path):
     exe = shutil.which("genofm-prepare")
-    if exe is None:
-        pytest.skip("genofm-prepare is not installed on PATH (pip install -e .)")
     helped = subprocess.run([exe, "--help"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
     assert helped.returncode == 0 and "--rc-augment" in helped.stdout and "--test-chroms" in helped.stdout
     out = tmp_path / "out"

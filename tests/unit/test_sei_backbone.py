@@ -163,7 +163,7 @@ def test_provenance_records_architecture(release):
 
 
 def test_genofm_embed_end_to_end(tmp_path, release, capsys):
-    embed = pytest.importorskip("genofm.cli.embed")
+    from genofm.cli import embed
     from genofm.data.dataset import write_dataset
     from genofm.embeddings import read_embeddings
 

@@ -17,10 +17,7 @@ from genofm.errors import GenofmError
 from genofm.sequence import reverse_complement
 
 WEIGHTS = default_weights_dir()
-needs_weights = pytest.mark.skipif(
-    not all((WEIGHTS / f"spliceai{i}.h5").is_file() for i in range(1, 6)),
-    reason=f"official SpliceAI weights not extracted at {WEIGHTS} (run make setup)",
-)
+needs_weights = pytest.mark.needs_resources(*(WEIGHTS / f"spliceai{i}.h5" for i in range(1, 6)), reason="official SpliceAI weights")
 
 
 def onehot(rng: np.random.Generator, batch: int, length: int) -> torch.Tensor:

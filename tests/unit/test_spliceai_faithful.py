@@ -21,9 +21,7 @@ from genofm.backbones.spliceai import default_weights_dir
 from genofm.backbones.spliceai_keras import load_spliceai_net
 
 WEIGHTS = default_weights_dir()
-pytestmark = pytest.mark.skipif(
-    not (WEIGHTS / "spliceai1.h5").is_file(), reason=f"official SpliceAI weights not extracted at {WEIGHTS} (run make setup)"
-)
+pytestmark = pytest.mark.needs_resources(WEIGHTS / "spliceai1.h5", reason="official SpliceAI weights")
 
 
 def keras_reference(path: Path, onehot: np.ndarray) -> dict[str, np.ndarray]:

@@ -1,5 +1,6 @@
 """Backbone registry: names users pass to ``--backbone`` and where each implementation lives.
 
+The names and classes come from :mod:`genofm.catalogue`, the one list of backbones.
 Implementations are imported lazily so that a k-mer run never imports transformers, and a
 missing optional dependency only affects the backbone that needs it.
 """
@@ -9,16 +10,11 @@ from __future__ import annotations
 import importlib
 
 from genofm.backbones.base import Backbone, BackboneOptions
+from genofm.catalogue import embedders
 from genofm.errors import GenofmError
 
-REGISTRY: dict[str, str] = {
-    "kmer": "genofm.backbones.kmer:KmerBackbone",
-    "spliceai": "genofm.backbones.spliceai:SpliceAIBackbone",
-    "sei": "genofm.backbones.sei:SeiBackbone",
-    "dnabert2": "genofm.backbones.dnabert2:DNABERT2Backbone",
-    "dnabert6": "genofm.backbones.hf_lm:DNABERT6Backbone",
-    "gpt2dna": "genofm.backbones.hf_lm:GPT2DNABackbone",
-}
+#: name -> ``module:Class``, derived from the catalogue (genofm.catalogue) of backbones
+REGISTRY: dict[str, str] = embedders()
 
 
 def backbone_class(name: str) -> type[Backbone]:

@@ -19,7 +19,9 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from genofm import __version__
+from genofm.catalogue import BY_NAME
 from genofm.errors import GenofmError
+from genofm.options import from_pairs
 from genofm.sequence import reverse_complement
 
 
@@ -29,44 +31,11 @@ class BackboneOptions:
 
     @classmethod
     def from_pairs(cls, pairs: dict[str, str], backbone: str) -> "BackboneOptions":
-        """Build options from ``key=value`` strings, converting to each field's declared type."""
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        hints = typing.get_type_hints(cls)
-        values: dict[str, Any] = {}
-        for key, raw in pairs.items():
-            name = key.replace("-", "_")
-            if name not in fields:
-                raise GenofmError(
-                    f"backbone {backbone!r} has no option {key!r}; its options are {sorted(fields) or 'none'}"
-                )
-            values[name] = _convert(raw, hints[name], key, backbone)
-        return cls(**values)
+        """Build options from ``key=value`` strings (genofm.options: one parser, unknown keys refused)."""
+        return from_pairs(cls, pairs, f"backbone {backbone!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def _convert(raw: Any, hint: Any, key: str, backbone: str) -> Any:
-    if not isinstance(raw, str):
-        return raw
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin is typing.Union and type(None) in args:
-        if raw.lower() in {"none", "null", ""}:
-            return None
-        hint = next(a for a in args if a is not type(None))
-    try:
-        if hint is bool:
-            if raw.lower() in {"1", "true", "yes", "on"}:
-                return True
-            if raw.lower() in {"0", "false", "no", "off"}:
-                return False
-            raise ValueError(raw)
-        if hint in (int, float, str):
-            return hint(raw)
-    except ValueError:
-        raise GenofmError(f"backbone {backbone!r} option {key}={raw!r} is not a valid {getattr(hint, '__name__', hint)}") from None
-    return raw
 
 
 class Backbone(abc.ABC):
@@ -78,7 +47,8 @@ class Backbone(abc.ABC):
     Options: ClassVar[type[BackboneOptions]] = BackboneOptions
     #: whether ``--weights`` is required (a file or a folder, see ``weights_help``)
     needs_weights: ClassVar[bool] = False
-    #: one line for ``--help`` and ``--list-backbones``: what ``--weights`` must point at
+    #: one line for ``--help`` and ``--list-backbones``: what ``--weights`` must point at; set
+    #: from the backbone's catalogue entry (genofm.catalogue) for every catalogued backbone
     weights_help: ClassVar[str] = "no weights needed"
     #: default number of sequences per batch on CPU
     default_batch_size: ClassVar[int] = 64
@@ -93,6 +63,12 @@ class Backbone(abc.ABC):
     bytes_per_base: ClassVar[int] = 0
     #: bases a forward pass adds to every row whatever its length (e.g. SpliceAI's 2 x 5,000 N flanks)
     row_overhead_bases: ClassVar[int] = 0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        catalogued = BY_NAME.get(getattr(cls, "name", ""))
+        if catalogued is not None:
+            cls.weights_help = catalogued.weights or "no weights needed"
 
     def __init__(self, options: BackboneOptions, weights: Path | None, device: "torch.device | str" = "cpu", precision: str = "fp32"):  # noqa: F821
         self.options = options

@@ -36,7 +36,6 @@ class DNABERT2Backbone(LMBackbone):
     """DNABERT-2-117M (BPE tokens, ALiBi): masked-mean embeddings of any-length sequences."""
 
     name = "dnabert2"
-    weights_help = "DNABERT-2 folder (zhihan1996/DNABERT-2-117M): config.json, model.safetensors or pytorch_model.bin, tokenizer.json"
 
     @classmethod
     def load(cls, folder: Path, attention: str = "fast"):

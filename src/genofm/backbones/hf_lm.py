@@ -126,7 +126,6 @@ class DNABERT6Backbone(LMBackbone):
     """DNABERT-6 (overlapping 6-mers, 512 positions): masked-mean embeddings in tiles of <= 510 k-mers."""
 
     name = "dnabert6"
-    weights_help = "DNABERT-6 folder (zhihan1996/DNA_bert_6): config.json, model.safetensors or pytorch_model.bin, vocab.txt"
 
     @classmethod
     def load(cls, folder: Path, attention: str = "fast"):
@@ -142,7 +141,6 @@ class GPT2DNABackbone(LMBackbone):
     """GPT-2 DNA model (dnagpt/human_gpt2-v1; byte-level BPE, 1,024 positions): masked-mean embeddings."""
 
     name = "gpt2dna"
-    weights_help = "GPT-2 DNA folder (dnagpt/human_gpt2-v1): config.json, model.safetensors or pytorch_model.bin, tokenizer.json (or vocab.json + merges.txt)"
 
     @classmethod
     def load(cls, folder: Path, attention: str = "fast"):

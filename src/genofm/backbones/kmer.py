@@ -91,7 +91,6 @@ class KmerBackbone(Backbone):
     name = "kmer"
     Options = KmerOptions
     needs_weights = False
-    weights_help = "no weights needed (a k-mer spectrum is computed directly from the sequence)"
     default_batch_size = 1024
     #: count_kmers holds a few int64 arrays (codes, index, flat) and a mask per padded base
     bytes_per_base = 64

@@ -26,13 +26,9 @@ from genofm.backbones.base import Backbone, BackboneOptions
 from genofm.backbones.lm_tokenizers import LMTokenizer, Tokenized
 from genofm.device import autocast, resolve_device, resolve_precision
 from genofm.errors import GenofmError
+from genofm.options import option
 
 POOLINGS = ("mean", "cls")
-
-
-def option(default, text: str):
-    """A dataclass field carrying the help text ``genofm-embed --list-backbones`` prints."""
-    return dataclasses.field(default=default, metadata={"help": text})
 
 
 @dataclasses.dataclass

@@ -93,12 +93,6 @@ class SeiBackbone(Backbone):
     name = "sei"
     Options = SeiOptions
     needs_weights = True
-    weights_help = (
-        "the extracted model/ folder of Zenodo record 4906997 (sei.pth, target.names, seqclass.names, "
-        "projvec_targets.npy, histone_inds.npy; academic-use licence, see docs/sei.md); for -O output=trunk "
-        "or trunk_mean sei.pth alone is enough. Needs ~3.5 GiB RAM (weights memory-mapped) plus ~0.6 GB of "
-        "activations at 4096 bp (batches run in chunks)"
-    )
     default_batch_size = 16
     averages_strands = True
 

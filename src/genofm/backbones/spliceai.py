@@ -61,10 +61,6 @@ class SpliceAIBackbone(Backbone):
     name = "spliceai"
     Options = SpliceAIOptions
     needs_weights = False
-    weights_help = (
-        "a folder holding the official spliceai1.h5 ... spliceai5.h5 (default: $GENOFM_CACHE/resources/spliceai, "
-        "extracted by make setup), or one of those .h5 files"
-    )
     default_batch_size = 32
     #: the residual stack keeps a few 32-channel float32 tensors per position, for each of up to five models
     bytes_per_base = 4096

@@ -1,4 +1,4 @@
-"""What every tool's entry point shares: logging, one-line errors, ``key=value`` options."""
+"""What every tool's entry point shares: logging, one-line errors, thread limits (``-O`` options: genofm.options)."""
 
 from __future__ import annotations
 
@@ -50,17 +50,6 @@ def run_app(app: typer.Typer, prog_name: str, error_name: str | None = None) -> 
             raise
 
     return main
-
-
-def parse_pairs(pairs: list[str] | None, what: str = "-O") -> dict[str, str]:
-    """``["k=6", "rc_collapse=true"]`` -> ``{"k": "6", "rc_collapse": "true"}``."""
-    result: dict[str, str] = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise GenofmError(f"{what} {pair!r} is not key=value")
-        key, value = pair.split("=", 1)
-        result[key.strip()] = value.strip()
-    return result
 
 
 def limit_threads(threads: int | None):

@@ -9,11 +9,9 @@ predict and interpret accept all shard files of one run.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import logging
 import time
-import typing
 from pathlib import Path
 from typing import List, Optional
 
@@ -21,11 +19,12 @@ import torch
 import typer
 
 from genofm.backbones import REGISTRY, backbone_class
-from genofm.cli.common import parse_pairs, run_app, setup_logging, version_callback
+from genofm.cli.common import run_app, setup_logging, version_callback
 from genofm.data.dataset import SPLITS
 from genofm.device import DEVICES, PRECISIONS, resolve_device, resolve_precision
 from genofm.embedding_run import DEFAULT_MEMORY_GIB, build_backbone, count_rows, embed_dataset, shard_range
 from genofm.errors import GenofmError
+from genofm.options import describe, for_backbone, split_pairs
 
 log = logging.getLogger("genofm.embed")
 
@@ -42,15 +41,7 @@ def describe_backbones() -> str:
             lines.append(f"{name}: unavailable ({exc.__class__.__name__}: {exc})")
             continue
         lines.append(f"{name}: --weights: {cls.weights_help}{' (required)' if cls.needs_weights else ''}")
-        hints = typing.get_type_hints(cls.Options)
-        fields = dataclasses.fields(cls.Options)
-        if not fields:
-            lines.append("    (no -O options)")
-        for field in fields:
-            default = field.default if field.default is not dataclasses.MISSING else None
-            kind = getattr(hints.get(field.name), "__name__", str(hints.get(field.name)))
-            doc = field.metadata.get("help", "")
-            lines.append(f"    -O {field.name}=<{kind}>  (default {default}){'  ' + doc if doc else ''}")
+        lines.extend(describe(cls.Options))
     return "\n".join(lines)
 
 
@@ -81,7 +72,7 @@ def main_command(
         show_default=False,
     ),
     option: Optional[List[str]] = typer.Option(
-        None, "--option", "-O", help="Backbone option as key=value, repeatable (e.g. -O k=6 -O rc_collapse=false).", show_default=False
+        None, "--option", "-O", help="Backbone option as key=value, repeatable (e.g. -O k=6 -O rc_collapse=false); BACKBONE:key=value applies to that backbone only. An unknown key is an error.", show_default=False
     ),
     batch_size: Optional[int] = typer.Option(
         None, "--batch-size", min=1, help="Sequences per forward pass. Default: the backbone's own (e.g. 1024 for kmer, 32 for spliceai).",
@@ -132,7 +123,7 @@ def main_command(
         torch.set_num_threads(threads)
     torch_device = resolve_device(device)
     resolved_precision = resolve_precision(precision, torch_device)
-    model = build_backbone(backbone, parse_pairs(option), weights, torch_device, resolved_precision)
+    model = build_backbone(backbone, for_backbone(split_pairs(option), backbone), weights, torch_device, resolved_precision)
     size = batch_size or model.default_batch_size
 
     n_rows = count_rows(dataset, split_list)

@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from genofm.cli.common import parse_pairs, run_app, setup_logging, version_callback
+from genofm.cli.common import run_app, setup_logging, version_callback
+from genofm.options import split_pairs
 
 app = typer.Typer(
     add_completion=False,
@@ -33,7 +34,7 @@ def model(
     weights: Annotated[Optional[Path], typer.Option(help="Backbone weights, for explainers that run the backbone (Sei sequence classes, attention maps).", show_default=False)] = None,
     top: Annotated[int, typer.Option(min=1, help="Features listed and plotted per class; also the top-N used by the stability score and the k-mers matched to motifs per side.")] = 30,
     refits: Annotated[int, typer.Option(min=0, help="Bootstrap refits at the chosen C for the stability score (0: skip); permutation repeats for non-linear heads (at most 5).")] = 20,
-    option: Annotated[Optional[list[str]], typer.Option("--option", "-O", help="Explainer option key=value (repeatable), e.g. jaspar_release=JASPAR2026, motif_kmers=50, motif_show=15.", show_default=False)] = None,
+    option: Annotated[Optional[list[str]], typer.Option("--option", "-O", help="Explainer option key=value (repeatable), e.g. jaspar_release=JASPAR2026, motif_kmers=50, motif_show=15; a key none of the model's explainers declares is an error.", show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap refits and permutations.")] = 0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
@@ -60,7 +61,7 @@ def model(
 
     with model_folder(model_dir) as folder:
         interpret_model(folder, output, dataset=dataset, embeddings=embeddings, weights=weights, top=top,
-                        refits=refits, seed=seed, options=parse_pairs(option))
+                        refits=refits, seed=seed, options=split_pairs(option))
 
 
 @app.command()

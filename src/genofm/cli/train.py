@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from genofm.cli.common import limit_threads, parse_pairs, run_app, setup_logging, version_callback
+from genofm.cli.common import limit_threads, run_app, setup_logging, version_callback
+from genofm.options import for_backbone, split_pairs
 from genofm.errors import GenofmError
 
 app = typer.Typer(add_completion=False, rich_markup_mode="markdown", no_args_is_help=True)
@@ -76,7 +77,7 @@ def train(
         typer.Option(help="Train end to end on sequences instead of fitting a head: fine-tune a backbone (sei, dnabert2, dnabert6, gpt2dna; needs --weights) or train the cnn from scratch (no --weights; -O architecture=basset|dilated).", rich_help_panel=FINETUNE_PANEL, show_default=False),
     ] = None,
     weights: Annotated[Optional[Path], typer.Option(help="Backbone checkpoint (file or folder) to fine-tune.", rich_help_panel=FINETUNE_PANEL, show_default=False)] = None,
-    option: Annotated[Optional[list[str]], typer.Option("--option", "-O", help="Backbone option key=value for --finetune (repeatable), as for genofm-embed.", rich_help_panel=FINETUNE_PANEL, show_default=False)] = None,
+    option: Annotated[Optional[list[str]], typer.Option("--option", "-O", help="Backbone option key=value for --finetune (repeatable), as for genofm-embed; an unknown key is an error.", rich_help_panel=FINETUNE_PANEL, show_default=False)] = None,
     epochs: Annotated[Optional[int], typer.Option(min=1, help="Fine-tuning epochs [3; cnn 30]; MLP: maximum epochs [200].", rich_help_panel=FINETUNE_PANEL, show_default=False)] = None,
     learning_rate: Annotated[Optional[float], typer.Option(min=0.0, help="Fine-tuning learning rate [2e-5; cnn 1e-3]; MLP [1e-3]; gboost [0.1].", rich_help_panel=FINETUNE_PANEL, show_default=False)] = None,
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Fine-tuning batch size [16; cnn 64]; MLP [64].", rich_help_panel=FINETUNE_PANEL, show_default=False)] = None,
@@ -151,7 +152,7 @@ def train(
             class_weight=class_weight == ClassWeight.balanced,
             max_steps=max_steps,
         )
-        train_finetuned(dataset, finetune, weights, parse_pairs(option), options, output, bootstrap, seed)
+        train_finetuned(dataset, finetune, weights, for_backbone(split_pairs(option), finetune), options, output, bootstrap, seed)
         _write_archive(output, archive)
         return
     if not embeddings:

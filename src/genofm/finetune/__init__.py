@@ -17,15 +17,11 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 import pandas as pd
 
+from genofm.catalogue import finetuners
 from genofm.errors import GenofmError
 
-FINETUNERS: dict[str, str] = {
-    "sei": "genofm.finetune.fsei:SeiFinetuner",
-    "dnabert2": "genofm.finetune.lm:LMFinetuner",
-    "dnabert6": "genofm.finetune.lm:LMFinetuner",
-    "gpt2dna": "genofm.finetune.lm:LMFinetuner",
-    "cnn": "genofm.finetune.cnn:CNNTrainer",
-}
+#: name -> ``module:Class`` of its finetuner, derived from the catalogue (genofm.catalogue)
+FINETUNERS: dict[str, str] = finetuners()
 
 
 @dataclasses.dataclass

@@ -36,6 +36,7 @@ from torch import nn
 from genofm.backbones.base import BackboneOptions
 from genofm.device import autocast, resolve_device, resolve_precision
 from genofm.errors import GenofmError
+from genofm.options import option
 from genofm.finetune import FinetuneOptions
 from genofm.finetune.loop import Recipe, Trainee, encode_labels, fit, seed_everything
 from genofm.sequence import center_pad, encode
@@ -50,26 +51,22 @@ BASSET_BLOCKS = ((19, 3), (11, 4), (7, 4))
 MIN_LENGTH = 8
 
 
-def _opt(default, text: str):
-    return dataclasses.field(default=default, metadata={"help": text})
-
-
 @dataclasses.dataclass
 class CNNOptions(BackboneOptions):
     """``genofm-train --finetune cnn -O key=value`` options."""
 
-    architecture: str = _opt("basset", "basset (conv/pool stack, flattened) or dilated (residual dilated convolutions, position bins)")
-    length: int = _opt(0, "window in bp (centre pad with N / crop); 0 = the longest training sequence")
-    channels: int = _opt(64, "convolution channels (every layer)")
-    layers: int = _opt(6, "dilated: residual blocks, dilation 1, 2, 4, ... (basset always has 3 blocks)")
-    bins: int = _opt(8, "dilated: position bins the last map is max-pooled into before the hidden layer")
-    hidden: int = _opt(128, "units of the hidden fully connected layer")
-    dropout: float = _opt(0.3, "dropout before and after the hidden layer")
-    weight_decay: float = _opt(0.01, "AdamW weight decay (weight matrices only)")
-    schedule: str = _opt("constant", "learning-rate decay: constant, linear or cosine")
-    warmup: float = _opt(0.0, "share of the optimiser steps spent warming the learning rate up")
-    rc_augment: bool = _opt(True, "train each sequence on a random strand each epoch")
-    strand_average: bool = _opt(True, "predict the mean of both strands' probabilities")
+    architecture: str = option("basset", "basset (conv/pool stack, flattened) or dilated (residual dilated convolutions, position bins)")
+    length: int = option(0, "window in bp (centre pad with N / crop); 0 = the longest training sequence")
+    channels: int = option(64, "convolution channels (every layer)")
+    layers: int = option(6, "dilated: residual blocks, dilation 1, 2, 4, ... (basset always has 3 blocks)")
+    bins: int = option(8, "dilated: position bins the last map is max-pooled into before the hidden layer")
+    hidden: int = option(128, "units of the hidden fully connected layer")
+    dropout: float = option(0.3, "dropout before and after the hidden layer")
+    weight_decay: float = option(0.01, "AdamW weight decay (weight matrices only)")
+    schedule: str = option("constant", "learning-rate decay: constant, linear or cosine")
+    warmup: float = option(0.0, "share of the optimiser steps spent warming the learning rate up")
+    rc_augment: bool = option(True, "train each sequence on a random strand each epoch")
+    strand_average: bool = option(True, "predict the mean of both strands' probabilities")
 
     def check(self) -> "CNNOptions":
         if self.architecture not in ARCHITECTURES:

@@ -29,10 +29,11 @@ from torch import nn
 from genofm.backbones import backbone_class
 from genofm.backbones.base import weights_checksum
 from genofm.backbones.lm_checkpoint import weights_file
-from genofm.backbones.lm_common import LMEncoder, LMOptions, POOLINGS, option, Rows, check_layer, collate, combine_rows, make_rows, plan_batches, pool_hidden
+from genofm.backbones.lm_common import LMEncoder, LMOptions, POOLINGS, Rows, check_layer, collate, combine_rows, make_rows, plan_batches, pool_hidden
 from genofm.backbones.lm_tokenizers import LMTokenizer, Tokenized
 from genofm.device import autocast, resolve_device, resolve_precision
 from genofm.errors import GenofmError
+from genofm.options import option
 from genofm.finetune import FinetuneOptions
 from genofm.finetune.loop import SCHEDULES, Recipe, Trainee, encode_labels, fit, seed_everything
 from genofm.finetune.lm_lora import apply_lora, lora_state

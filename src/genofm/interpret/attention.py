@@ -31,6 +31,7 @@ import torch
 
 from genofm.backbones.lm_common import collate, make_rows, plan_batches
 from genofm.errors import GenofmError
+from genofm.options import from_pairs, option
 from genofm.interpret import ExplainContext, ReportSection
 from genofm.interpret.attention_sites import enrichment, high_score_runs, scan, select_motifs, thresholds
 from genofm.interpret.jaspar import DEFAULT_RELEASE
@@ -38,11 +39,6 @@ from genofm.interpret.jaspar import DEFAULT_RELEASE
 log = logging.getLogger("genofm.interpret")
 
 METHODS = ("attention", "ig", "gxi")
-
-
-def _opt(default, text: str):
-    """A settings field whose help text ``--list``-style listings can show."""
-    return dataclasses.field(default=default, metadata={"help": text})
 
 
 @dataclasses.dataclass
@@ -53,44 +49,27 @@ class AttentionSettings:
     methods: typing.ClassVar[tuple[str, ...]] = METHODS
     subject: typing.ClassVar[str] = "language-model interpretation"
 
-    method: str = _opt("attention", "attention (last-layer summary-token attention), ig (integrated gradients) or gxi (gradient x embedding)")
-    split: str = _opt("test", "dataset split whose sequences are explained (train, valid, test or all)")
-    max_sequences: int = _opt(300, "sequences explained at most, sampled per class with the run's seed")
-    n_steps: int = _opt(20, "integration steps for method=ig")
-    batch_tokens: int = _opt(8192, "padded tokens per forward pass while explaining")
-    site_min_length: int = _opt(8, "shortest run of high-scoring bases that counts as a candidate site")
-    site_flank: int = _opt(4, "bases added on each side of a run")
-    site_z: typing.Optional[float] = _opt(
+    method: str = option("attention", "attention (last-layer summary-token attention), ig (integrated gradients) or gxi (gradient x embedding)")
+    split: str = option("test", "dataset split whose sequences are explained (train, valid, test or all)")
+    max_sequences: int = option(300, "sequences explained at most, sampled per class with the run's seed")
+    n_steps: int = option(20, "integration steps for method=ig")
+    batch_tokens: int = option(8192, "padded tokens per forward pass while explaining")
+    site_min_length: int = option(8, "shortest run of high-scoring bases that counts as a candidate site")
+    site_flank: int = option(4, "bases added on each side of a run")
+    site_z: typing.Optional[float] = option(
         None, "run threshold mean + site_z x SD of a sequence's scores; unset: above the mean and 10x the minimum "
         "for attention (the seed paper's rule), mean + 1 SD for ig/gxi"
     )
-    motif_pvalue: float = _opt(1e-4, "match p-value cut-off of a motif scan under a uniform background")
-    motif_ids: str = _opt("", "comma-separated JASPAR matrix ids to scan instead of all CORE vertebrate matrices")
-    jaspar_release: str = _opt(DEFAULT_RELEASE, "JASPAR release bundled with pyjaspar")
-    fdr: float = _opt(0.05, "false discovery rate at which an enriched motif counts as significant")
-    examples: int = _opt(4, "example sequences drawn with their score tracks")
-    device: str = _opt("auto", "auto, cpu or cuda")
+    motif_pvalue: float = option(1e-4, "match p-value cut-off of a motif scan under a uniform background")
+    motif_ids: str = option("", "comma-separated JASPAR matrix ids to scan instead of all CORE vertebrate matrices")
+    jaspar_release: str = option(DEFAULT_RELEASE, "JASPAR release bundled with pyjaspar")
+    fdr: float = option(0.05, "false discovery rate at which an enriched motif counts as significant")
+    examples: int = option(4, "example sequences drawn with their score tracks")
+    device: str = option("auto", "auto, cpu or cuda")
 
     @classmethod
     def from_options(cls, options: dict[str, str]) -> "AttentionSettings":
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        hints = typing.get_type_hints(cls)
-        values = {}
-        for key, raw in (options or {}).items():
-            name = key.replace("-", "_")
-            if name not in fields:
-                raise GenofmError(f"{cls.subject} has no option {key!r}; its options are {sorted(fields)}")
-            hint = hints[name]
-            if typing.get_origin(hint) is typing.Union:
-                if str(raw).lower() in {"", "none", "null"}:
-                    values[name] = None
-                    continue
-                hint = next(a for a in typing.get_args(hint) if a is not type(None))
-            try:
-                values[name] = hint(raw) if hint is not str else str(raw)
-            except (TypeError, ValueError):
-                raise GenofmError(f"interpretation option {key}={raw!r} is not a valid {hint.__name__}") from None
-        settings = cls(**values)
+        settings = from_pairs(cls, options, cls.subject)
         if settings.method not in cls.methods:
             raise GenofmError(f"interpretation option method={settings.method!r}; choose one of {list(cls.methods)}")
         if settings.split not in ("train", "valid", "test", "all"):
@@ -326,6 +305,9 @@ def explain_finetuned(model_dir: Path, frame: pd.DataFrame | None, context: Expl
         subject=f"Fine-tuned {finetuner.backbone}", prefix="lm",
         source=f"{source}; each token's score is spread evenly over its bases, special tokens and padding excluded",
     )
+
+
+explain_finetuned.options = AttentionSettings  # its -O keys (genofm.interpret.model_report checks them)
 
 
 def site_sections(rows: Explained, scores: list[np.ndarray], classes: list[str], settings: AttentionSettings, out_dir: Path,

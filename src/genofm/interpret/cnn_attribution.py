@@ -133,3 +133,6 @@ def explain_cnn(model_dir: Path, frame: pd.DataFrame | None, context: ExplainCon
         "ism": f"in-silico mutagenesis: {strands} of each sequence's own class minus its mean over the three substitutions",
     }[settings.method]
     return site_sections(rows, scores, classes, settings, Path(context.out_dir), subject="CNN", prefix="cnn", source=source)
+
+
+explain_cnn.options = CNNExplainSettings  # its -O keys (genofm.interpret.model_report checks them)

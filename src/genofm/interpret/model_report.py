@@ -8,6 +8,7 @@ leaves no half-written report. Explainers plug in through :data:`genofm.interpre
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -19,6 +20,7 @@ from genofm.atomic import atomic_path
 from genofm.errors import GenofmError
 from genofm.interpret import EXPLAINERS, SEQUENCE_EXPLAINERS, ExplainContext, ReportSection, resolve
 from genofm.interpret import report as html
+from genofm.options import names as option_names
 
 log = logging.getLogger("genofm")
 
@@ -97,7 +99,6 @@ def _explain_stack(ranked: pd.DataFrame, document: dict, context: ExplainContext
     recomputed among them, and the backbone's own provenance as the model's, so it explains them
     exactly as for a model trained on that backbone alone.
     """
-    import dataclasses
 
     from genofm.embeddings import LABEL_SEPARATOR, feature_sources, members
     from genofm.interpret.ranking import backbone_shares
@@ -134,6 +135,7 @@ def _explain_stack(ranked: pd.DataFrame, document: dict, context: ExplainContext
 
 
 def _run_explainer(spec: str | None, backbone: str, args: tuple, notes: list[str]) -> list[ReportSection]:
+    """Run one explainer; its ExplainContext (the last argument) carries only the -O keys it declares."""
     if spec is None:
         return []
     try:
@@ -141,7 +143,36 @@ def _run_explainer(spec: str | None, backbone: str, args: tuple, notes: list[str
     except ImportError as exc:
         notes.append(f"The {backbone} explainer is not available in this installation ({exc}).")
         return []
-    return list(function(*args))
+    *head, context = args
+    declared = set(option_names(getattr(function, "options", None) or _NoOptions))
+    mine = {key: value for key, value in context.options.items() if key.replace("-", "_") in declared}
+    return list(function(*head, dataclasses.replace(context, options=mine)))
+
+
+@dataclasses.dataclass
+class _NoOptions:
+    """The options of an explainer that takes none."""
+
+
+def check_options(options: dict[str, str], explainers: list[tuple[str, str]]) -> None:
+    """Refuse a ``-O`` key that none of the explainers about to run declares (``function.options``)."""
+    if not options:
+        return
+    declared: dict[str, str] = {}
+    for backbone, spec in explainers:
+        try:
+            function = resolve(spec)
+        except ImportError:
+            continue
+        for name in option_names(getattr(function, "options", None) or _NoOptions):
+            declared.setdefault(name, backbone)
+    unknown = sorted(key for key in options if key.replace("-", "_") not in declared)
+    if unknown:
+        which = ", ".join(sorted({b for b, _ in explainers})) or "no explainer"
+        raise GenofmError(
+            f"-O {unknown[0]}: not an option of this model's explainers ({which}); "
+            f"their options are {', '.join(sorted(declared)) or 'none'}"
+        )
 
 
 def interpret_model(
@@ -164,6 +195,15 @@ def interpret_model(
     metrics = _read_metrics(model_dir)
     frame = _dataset_rows(Path(dataset), document) if dataset is not None else None
     backbone = document["backbone"].get("backbone", "?")
+    if document["kind"] != "head":
+        chosen = [(backbone, SEQUENCE_EXPLAINERS[backbone])] if backbone in SEQUENCE_EXPLAINERS else []
+    elif document["backbone"].get("stack"):
+        from genofm.embeddings import members
+
+        chosen = [(m.get("backbone"), EXPLAINERS[m.get("backbone")]) for m in members(document["backbone"]) if m.get("backbone") in EXPLAINERS]
+    else:
+        chosen = [(backbone, EXPLAINERS[backbone])] if backbone in EXPLAINERS else []
+    check_options(dict(options or {}), chosen)
     notes: list[str] = []
     with atomic_path(output, directory=True) as tmp:
         context = ExplainContext(out_dir=tmp, model=document, weights=Path(weights) if weights else None, dataset=frame,

@@ -16,6 +16,7 @@ POU-domain matrices on one side and Maf/NFE2/Bach matrices on the other.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from typing import Sequence
@@ -26,6 +27,7 @@ import pandas as pd
 from genofm.errors import GenofmError
 from genofm.interpret import ExplainContext, ReportSection
 from genofm.interpret.jaspar import BASES, DEFAULT_RELEASE, Motif, load_motifs
+from genofm.options import from_pairs, option
 
 OVERHANG = 2  # k-mer positions allowed past a matrix end (scored 0 bits, i.e. background)
 MIN_RELATIVE = 0.75  # only windows where the k-mer reaches 75% of the (max - min) score range get an exact p-value
@@ -180,28 +182,31 @@ def score_side(features: pd.DataFrame, motifs: Sequence[Motif], tables: dict[int
     return per_motif, best.reset_index(drop=True)
 
 
-def _int_option(options: dict[str, str], key: str, default: int) -> int:
-    try:
-        value = int(options.get(key, default))
-    except ValueError:
-        raise GenofmError(f"-O {key}={options[key]!r} is not a whole number") from None
-    if value < 1:
-        raise GenofmError(f"-O {key}={value} must be at least 1")
-    return value
+@dataclasses.dataclass
+class KmerExplainOptions:
+    """``genofm-interpret -O key=value`` options of the k-mer explainer."""
+
+    jaspar_release: str = option(DEFAULT_RELEASE, "JASPAR release bundled with pyjaspar")
+    jaspar_collection: str = option("CORE", "JASPAR collection")
+    jaspar_tax_group: str = option("vertebrates", "JASPAR taxonomic group")
+    motif_kmers: int = option(0, "top k-mers per side matched to motifs; 0: --top")
+    motif_show: int = option(10, "motifs named per side in the text and plot")
+
+    def check(self) -> "KmerExplainOptions":
+        if self.motif_kmers < 0 or self.motif_show < 1:
+            raise GenofmError(f"k-mer interpretation options motif_kmers={self.motif_kmers} and motif_show={self.motif_show} must be >= 0 and >= 1")
+        return self
 
 
 def explain_kmers(ranked: pd.DataFrame, context: ExplainContext) -> list[ReportSection]:
     """JASPAR motifs matching each side's top k-mers (``motifs.tsv``, ``kmer_motifs.tsv``, a bar plot).
 
-    Options (``-O``): ``jaspar_release`` (default JASPAR2024), ``jaspar_collection`` (CORE),
-    ``jaspar_tax_group`` (vertebrates), ``motif_kmers`` (top k-mers per side, default ``--top``),
-    ``motif_show`` (motifs named per side in the text and plot, default 10).
+    Options (``-O``): :class:`KmerExplainOptions`.
     """
-    release = context.options.get("jaspar_release", DEFAULT_RELEASE)
-    collection = context.options.get("jaspar_collection", "CORE")
-    tax_group = context.options.get("jaspar_tax_group", "vertebrates")
-    n_kmers = _int_option(context.options, "motif_kmers", context.top)
-    show = _int_option(context.options, "motif_show", 10)
+    settings = from_pairs(KmerExplainOptions, context.options, "k-mer interpretation").check()
+    release, collection, tax_group = settings.jaspar_release, settings.jaspar_collection, settings.jaspar_tax_group
+    n_kmers = settings.motif_kmers or context.top
+    show = settings.motif_show
     classes = list(context.classes or context.model.get("classes", []))
     title = f"K-mers matched to {release} {collection} {tax_group} motifs"
 
@@ -242,6 +247,9 @@ def explain_kmers(ranked: pd.DataFrame, context: ExplainContext) -> list[ReportS
     )
     tables = {"motifs": motif_all, "motif_families": family_table(motif_all), "kmer_motifs": kmer_all}
     return [ReportSection(title, text, tables=tables, figures=figures)]
+
+
+explain_kmers.options = KmerExplainOptions  # its -O keys (genofm.interpret.model_report checks them)
 
 
 def family_table(per_motif: pd.DataFrame, top: int = 20) -> pd.DataFrame:

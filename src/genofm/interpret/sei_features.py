@@ -16,6 +16,7 @@ Families come from ``histone_inds.npy`` when ``--weights`` is given, else from a
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import logging
 import re
@@ -27,7 +28,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from genofm.backbones.sei_targets import FAMILIES, assay_family, normalise_assay, parse_target
+from genofm.errors import GenofmError
 from genofm.interpret import ExplainContext, ReportSection
+from genofm.options import from_pairs, option
 
 log = logging.getLogger("genofm.interpret")
 
@@ -216,7 +219,7 @@ def _seqclass_section(context: ExplainContext) -> ReportSection:
     labels = [c for c in long.columns if not c.startswith("difference")]
     _heatmap(long[labels], Path(context.out_dir) / SEQCLASS_PNG)
     text = (
-        f"Mean Sei sequence-class score of each label's sequences (up to {_int_option(context, 'seqclass_max', SEQCLASS_MAX)} "
+        f"Mean Sei sequence-class score of each label's sequences (up to {_settings(context).seqclass_max} "
         "sequences, same window length as the embeddings). Higher means the sequences look more like that class."
     )
     return ReportSection(title, text, tables={"sei_seqclass_by_label": table}, figures=[SEQCLASS_PNG])
@@ -231,16 +234,17 @@ def seqclass_by_label(context: ExplainContext) -> pd.DataFrame | None:
         frame = frame[~frame["augmented"].fillna(False).astype(bool)]
     if frame.empty:
         return None
-    limit = _int_option(context, "seqclass_max", SEQCLASS_MAX)
+    settings = _settings(context)
+    limit = settings.seqclass_max
     labels = list(context.classes) or sorted(frame["label"].unique())
     per_label = max(1, limit // max(len(labels), 1))
     sample = pd.concat(
         [g.sample(min(len(g), per_label), random_state=context.seed) for _, g in frame.groupby("label", sort=False)]
     )
     options = dict((context.model.get("backbone") or {}).get("options") or {})
-    length = _int_option(context, "length", int(options.get("length", 4096)))
+    length = settings.length or int(options.get("length", 4096))
     backbone = SeiBackbone(SeiOptions(output="seqclass", length=length), context.weights)
-    batch = _int_option(context, "batch_size", backbone.default_batch_size)
+    batch = settings.batch_size or backbone.default_batch_size
     sequences = sample["sequence"].tolist()
     log.info("sei: scoring %d sequences by sequence class at %d bp", len(sequences), length)
     scores = np.concatenate([backbone.embed_batch(sequences[i : i + batch]) for i in range(0, len(sequences), batch)])
@@ -256,17 +260,23 @@ def seqclass_by_label(context: ExplainContext) -> pd.DataFrame | None:
 
 # --- helpers -----------------------------------------------------------------------------------
 
-def _int_option(context: ExplainContext, key: str, default: int) -> int:
-    raw = context.options.get(key, default)
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        value = 0
-    if value < 1:
-        from genofm.errors import GenofmError
+@dataclasses.dataclass
+class SeiExplainOptions:
+    """``genofm-interpret -O key=value`` options of the Sei explainer (its sequence-class profile)."""
 
-        raise GenofmError(f"-O {key}={raw!r} must be a positive integer (Sei explainer option)")
-    return value
+    seqclass_max: int = option(SEQCLASS_MAX, "sequences (balanced over labels) profiled by sequence class at most")
+    length: int = option(0, "window in bp for the sequence-class profile; 0: the embeddings' window (4096 when unknown)")
+    batch_size: int = option(0, "sequences per forward pass; 0: the Sei backbone's default")
+
+    def check(self) -> "SeiExplainOptions":
+        for name in ("seqclass_max", "length", "batch_size"):
+            if getattr(self, name) < (1 if name == "seqclass_max" else 0):
+                raise GenofmError(f"Sei interpretation option {name}={getattr(self, name)} is out of range")
+        return self
+
+
+def _settings(context: ExplainContext) -> SeiExplainOptions:
+    return from_pairs(SeiExplainOptions, context.options, "Sei interpretation").check()
 
 
 def _histone_names(weights: Path | None) -> set[str] | None:
@@ -331,3 +341,6 @@ def _heatmap(values: pd.DataFrame, path: Path) -> None:
 def _save(fig: Figure, path: Path) -> None:
     FigureCanvasAgg(fig)
     fig.savefig(path, format="png", dpi=110, bbox_inches="tight")
+
+
+explain.options = SeiExplainOptions  # its -O keys (genofm.interpret.model_report checks them)
