@@ -75,3 +75,14 @@ def test_interpret_refuses_options_no_explainer_declares():
         check_options({"motif_show": "5"}, [])
     stacked = kmer + [("sei", "genofm.interpret.sei_features:explain")]
     check_options({"motif_show": "5", "seqclass_max": "10"}, stacked)
+
+
+def test_interpret_options_may_name_the_backbone_they_are_for():
+    kmer = [("kmer", "genofm.interpret.motifs:explain_kmers")]
+    sei = [("sei", "genofm.interpret.sei_features:explain")]
+    check_options({"kmer:motif_show": "5", "seqclass_max": "10"}, sei)  # k-mer options dropped for a Sei model
+    check_options({"kmer:motif_show": "5"}, kmer)
+    with pytest.raises(GenofmError, match="kmer:motif_shows"):
+        check_options({"kmer:motif_shows": "5"}, kmer)
+    with pytest.raises(GenofmError, match="'kmr' is not a backbone"):
+        check_options({"kmr:motif_show": "5"}, sei)

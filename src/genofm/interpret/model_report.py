@@ -20,7 +20,7 @@ from genofm.atomic import atomic_path
 from genofm.errors import GenofmError
 from genofm.interpret import EXPLAINERS, SEQUENCE_EXPLAINERS, ExplainContext, ReportSection, resolve
 from genofm.interpret import report as html
-from genofm.options import names as option_names
+from genofm.options import for_backbone, names as option_names
 
 log = logging.getLogger("genofm")
 
@@ -145,7 +145,7 @@ def _run_explainer(spec: str | None, backbone: str, args: tuple, notes: list[str
         return []
     *head, context = args
     declared = set(option_names(getattr(function, "options", None) or _NoOptions))
-    mine = {key: value for key, value in context.options.items() if key.replace("-", "_") in declared}
+    mine = {key: value for key, value in for_backbone(context.options, backbone).items() if key.replace("-", "_") in declared}
     return list(function(*head, dataclasses.replace(context, options=mine)))
 
 
@@ -155,9 +155,15 @@ class _NoOptions:
 
 
 def check_options(options: dict[str, str], explainers: list[tuple[str, str]]) -> None:
-    """Refuse a ``-O`` key that none of the explainers about to run declares (``function.options``)."""
+    """Refuse a ``-O`` key that none of the explainers about to run declares (``function.options``).
+
+    ``BACKBONE:key`` names the explainer it is for and is dropped for models without that backbone
+    (a front end may pass k-mer options whatever the model), as genofm-embed does.
+    """
     if not options:
         return
+    for_others = {key for key in options if ":" in key and key.rpartition(":")[0] not in {b for b, _ in explainers}}
+    for_backbone({key: options[key] for key in for_others}, "")  # refuses a qualifier that is not a backbone
     declared: dict[str, str] = {}
     for backbone, spec in explainers:
         try:
@@ -166,7 +172,7 @@ def check_options(options: dict[str, str], explainers: list[tuple[str, str]]) ->
             continue
         for name in option_names(getattr(function, "options", None) or _NoOptions):
             declared.setdefault(name, backbone)
-    unknown = sorted(key for key in options if key.replace("-", "_") not in declared)
+    unknown = sorted(key for key in options if key not in for_others and key.rpartition(":")[2].replace("-", "_") not in declared)
     if unknown:
         which = ", ".join(sorted({b for b, _ in explainers})) or "no explainer"
         raise GenofmError(
