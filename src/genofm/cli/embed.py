@@ -13,13 +13,13 @@ import datetime
 import logging
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, Optional
 
 import torch
 import typer
 
 from genofm.backbones import REGISTRY, backbone_class
-from genofm.cli.common import run_app, setup_logging, version_callback
+from genofm.cli.common import limit_threads, run_app, setup_logging, version_callback
 from genofm.data.dataset import SPLITS
 from genofm.device import DEVICES, PRECISIONS, resolve_device, resolve_precision
 from genofm.embedding_run import DEFAULT_MEMORY_GIB, build_backbone, count_rows, embed_dataset, shard_range
@@ -59,58 +59,35 @@ def _list_callback(value: bool) -> None:
     )
 )
 def main_command(
-    dataset: Path = typer.Argument(..., help="Prepared dataset (Parquet) written by genofm-prepare.", show_default=False),
-    backbone: str = typer.Option(
-        ..., "--backbone", "-b", help=f"Backbone to embed with: {', '.join(sorted(REGISTRY))} (see --list-backbones).", show_default=False
-    ),
-    output: Path = typer.Option(
-        ..., "--output", "-o", help="Embedding file to write (HDF5: ids, features, feature_names, provenance; written atomically).",
-        show_default=False,
-    ),
-    weights: Optional[Path] = typer.Option(
-        None, "--weights", "-w", help="Backbone weights, a file or folder as the backbone requires (see --list-backbones).",
-        show_default=False,
-    ),
-    option: Optional[List[str]] = typer.Option(
-        None, "--option", "-O", help="Backbone option as key=value, repeatable (e.g. -O k=6 -O rc_collapse=false); BACKBONE:key=value applies to that backbone only. An unknown key is an error.", show_default=False
-    ),
-    batch_size: Optional[int] = typer.Option(
-        None, "--batch-size", min=1, help="Sequences per forward pass. Default: the backbone's own (e.g. 1024 for kmer, 32 for spliceai).",
-        show_default=False,
-    ),
-    device: str = typer.Option("auto", "--device", help=f"Torch device: {', '.join(DEVICES)} or cuda:N; auto uses a visible GPU."),
-    precision: str = typer.Option(
-        "auto", "--precision", help=f"Numeric precision: {', '.join(PRECISIONS)}; auto = bf16 (or fp16) autocast on GPU, fp32 on CPU."
-    ),
-    rc_average: bool = typer.Option(
-        False, "--rc-average/--no-rc-average",
+    dataset: Annotated[Path, typer.Argument(help="Prepared dataset (Parquet) written by genofm-prepare.", show_default=False)],
+    backbone: Annotated[str, typer.Option("--backbone", "-b", help=f"Backbone to embed with: {', '.join(sorted(REGISTRY))} (see --list-backbones).", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Embedding file to write (HDF5: ids, features, feature_names, provenance; written atomically).", show_default=False)],
+    weights: Annotated[Optional[Path], typer.Option("--weights", "-w", help="Backbone weights, a file or folder as the backbone requires (see --list-backbones).", show_default=False)] = None,
+    option: Annotated[Optional[list[str]], typer.Option("--option", "-O", help="Backbone option as key=value, repeatable (e.g. -O k=6 -O rc_collapse=false); BACKBONE:key=value applies to that backbone only. An unknown key is an error.", show_default=False)] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Sequences per forward pass. Default: the backbone's own (e.g. 1024 for kmer, 32 for spliceai).", show_default=False)] = None,
+    device: Annotated[str, typer.Option("--device", help=f"Torch device: {', '.join(DEVICES)} or cuda:N; auto uses a visible GPU.")] = "auto",
+    precision: Annotated[str, typer.Option("--precision", help=f"Numeric precision: {', '.join(PRECISIONS)}; auto = bf16 (or fp16) autocast on GPU, fp32 on CPU.")] = "auto",
+    rc_average: Annotated[bool, typer.Option(
+        "--rc-average/--no-rc-average",
         help="Average each sequence's features with those of its reverse complement (skipped for backbones that are "
         "already strand-symmetric, e.g. kmer with rc_collapse). Recorded in the provenance so predict does the same.",
-    ),
-    splits: Optional[str] = typer.Option(
-        None, "--splits", help=f"Comma-separated splits to embed ({','.join(SPLITS)}). Default: all rows.", show_default=False
-    ),
-    shard_index: int = typer.Option(0, "--shard-index", min=0, help="Which shard (0-based) of --shard-count this run embeds."),
-    shard_count: int = typer.Option(
-        1, "--shard-count", min=1, help="Split the rows into this many contiguous shards; run once per shard and pass all files on."
-    ),
-    memory_budget: float = typer.Option(
-        DEFAULT_MEMORY_GIB, "--memory-budget", min=0.01,
+    )] = False,
+    splits: Annotated[Optional[str], typer.Option("--splits", help=f"Comma-separated splits to embed ({','.join(SPLITS)}). Default: all rows.", show_default=False)] = None,
+    shard_index: Annotated[int, typer.Option("--shard-index", min=0, help="Which shard (0-based) of --shard-count this run embeds.")] = 0,
+    shard_count: Annotated[int, typer.Option("--shard-count", min=1, help="Split the rows into this many contiguous shards; run once per shard and pass all files on.")] = 1,
+    memory_budget: Annotated[float, typer.Option(
+        "--memory-budget", min=0.01,
         help="GiB of working memory one forward pass may use: batches are sized by length to fit, and a sequence "
         "longer than the budget allows is embedded in tiles (exactly for kmer and spliceai; language models tile "
         "tokens themselves, sei reads a fixed window).",
-    ),
-    threads: Optional[int] = typer.Option(
-        None, "--threads", min=1, help="CPU threads for torch (e.g. Nextflow's task.cpus). Default: torch's choice.", show_default=False
-    ),
-    list_backbones: bool = typer.Option(
-        False, "--list-backbones", callback=_list_callback, is_eager=True,
+    )] = DEFAULT_MEMORY_GIB,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for torch and BLAS (e.g. Nextflow's task.cpus). Default: their own choice.", show_default=False)] = None,
+    list_backbones: Annotated[bool, typer.Option(
+        "--list-backbones", callback=_list_callback, is_eager=True,
         help="List the backbones, what --weights each needs and their -O options with defaults, then exit.",
-    ),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debugging detail."),
-    version: bool = typer.Option(
-        False, "--version", callback=version_callback, is_eager=True, help="Print the genofm version and exit."
-    ),
+    )] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debugging detail.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Print the genofm version and exit.")] = False,
 ) -> None:
     """Embed every sequence of a prepared dataset with a pre-trained (or k-mer) backbone."""
     setup_logging(verbose)
@@ -119,8 +96,7 @@ def main_command(
     split_list = [s.strip() for s in splits.split(",") if s.strip()] if splits else None
     if split_list is not None and not split_list:
         raise GenofmError("--splits is empty; give e.g. train,valid,test")
-    if threads:
-        torch.set_num_threads(threads)
+    limit_threads(threads)
     torch_device = resolve_device(device)
     resolved_precision = resolve_precision(precision, torch_device)
     model = build_backbone(backbone, for_backbone(split_pairs(option), backbone), weights, torch_device, resolved_precision)

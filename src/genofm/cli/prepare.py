@@ -6,7 +6,7 @@ import contextlib
 import json
 import logging
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
@@ -32,141 +32,63 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
     )
 )
 def main_command(
-    inputs: List[str] = typer.Argument(
-        ...,
-        metavar="INPUT...",
-        help="Labelled inputs, each [SPLIT:][LABEL=]PATH. SPLIT (train, valid or dev, test) keeps a benchmark's "
+    inputs: Annotated[List[str], typer.Argument(metavar="INPUT...", help="Labelled inputs, each [SPLIT:][LABEL=]PATH. SPLIT (train, valid or dev, test) keeps a benchmark's "
         "own splits: train=train.csv test=test.csv, or test:enhancer=enhancer.test.fa. FASTA (.fa/.fasta/.fna, optionally .gz): one file per class "
         "(LABEL=file.fa) or labels from headers via --label-regex. CSV/TSV: --sequence-column and "
         "--label-column (optional chrom/start/end/strand columns give coordinates). With --genome: BED "
         "(strand in column 6), narrowPeak (windows centred on the summit) or GTF (--gtf-feature rows), "
-        "labelled by LABEL= or --label-column. A CSV/TSV 'split' column (train/valid/dev/test) also gives splits.",
-        show_default=False,
-    ),
-    output: Path = typer.Option(..., "--output", "-o", help="Prepared dataset to write (Parquet; written atomically).", show_default=False),
-    summary: Optional[Path] = typer.Option(
-        None,
-        "--summary",
-        help="JSON summary to write: counts per split x class, length statistics, dropped rows by reason, "
-        "split chromosomes, input checksums, options. Default: OUTPUT with .summary.json.",
-        show_default=False,
-    ),
-    genome: Optional[Path] = typer.Option(
-        None,
-        "--genome",
-        help="Reference FASTA (plain or bgzip) for BED/narrowPeak/GTF inputs; its .fai (and .gzi) index is "
-        "built next to it when missing. Chromosome names are matched across conventions (chr1 = 1, chrM = MT).",
-        show_default=False,
-    ),
-    length: Optional[int] = typer.Option(
-        None,
-        "--length",
-        help="Centre every example on a window of this many bases. Intervals extend into the genome (N beyond "
+        "labelled by LABEL= or --label-column. A CSV/TSV 'split' column (train/valid/dev/test) also gives splits.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Prepared dataset to write (Parquet; written atomically).", show_default=False)],
+    summary: Annotated[Optional[Path], typer.Option("--summary", help="JSON summary to write: counts per split x class, length statistics, dropped rows by reason, "
+        "split chromosomes, input checksums, options. Default: OUTPUT with .summary.json.", show_default=False)] = None,
+    genome: Annotated[Optional[Path], typer.Option("--genome", help="Reference FASTA (plain or bgzip) for BED/narrowPeak/GTF inputs; its .fai (and .gzi) index is "
+        "built next to it when missing. Chromosome names are matched across conventions (chr1 = 1, chrM = MT).", show_default=False)] = None,
+    length: Annotated[Optional[int], typer.Option("--length", help="Centre every example on a window of this many bases. Intervals extend into the genome (N beyond "
         "chromosome ends); sequences without a genome are centre-cropped or N-padded. Default: keep each "
-        "sequence/interval as it is.",
-        show_default=False,
-    ),
-    anchor: str = typer.Option(
-        "auto",
-        "--anchor",
-        help=f"What an interval window is centred on: {', '.join(ANCHORS)}. auto = the summit for narrowPeak, "
-        "the centre otherwise; five-prime/three-prime are strand-aware ends (e.g. the TSS of a GTF transcript).",
-    ),
-    label_regex: Optional[str] = typer.Option(
-        None,
-        "--label-regex",
-        help="Regular expression whose first group, searched in each FASTA header, is the label "
-        "(e.g. '^(\\S+)' for '>5S_rRNA ...'); used for FASTA inputs given without LABEL=.",
-        show_default=False,
-    ),
-    sequence_column: str = typer.Option("sequence", "--sequence-column", help="CSV/TSV column holding the sequences."),
-    label_column: Optional[str] = typer.Option(
-        None,
-        "--label-column",
-        help="Where labels are when an input has no LABEL=: CSV/TSV column name (default 'label'); BED-like "
-        "column number (1-based) or name (name, score, a header-row name); GTF attribute (e.g. gene_type).",
-        show_default=False,
-    ),
-    id_column: Optional[str] = typer.Option(
-        None, "--id-column", help="CSV/TSV column with row identifiers (default: FILE:LINE).", show_default=False
-    ),
-    gtf_feature: str = typer.Option(
-        "exon",
-        "--gtf-feature",
-        help="GTF feature type (column 3) to use. exon gives short, non-redundant windows; use gene or "
-        "transcript with --anchor five-prime --length N for promoter windows.",
-    ),
-    skip_unknown_chroms: bool = typer.Option(
-        False,
-        "--skip-unknown-chroms",
-        help="Drop intervals on chromosomes the genome lacks (counted in the summary) instead of stopping.",
-    ),
-    max_n_fraction: float = typer.Option(
-        0.1, "--max-n-fraction", help="Drop examples with more than this fraction of N among their real (non-padding) bases."
-    ),
-    min_length: int = typer.Option(20, "--min-length", help="Drop examples with fewer real (non-padding) bases than this."),
-    max_per_class: Optional[int] = typer.Option(
-        None, "--max-per-class", help="Keep at most this many examples per class (seeded random subsample; for quick runs).",
-        show_default=False,
-    ),
-    split_mode: str = typer.Option(
-        "auto",
-        "--split-mode",
-        help=f"How to split: {', '.join(SPLIT_MODES)}. auto = the inputs' own splits when given (SPLIT:PATH or a "
+        "sequence/interval as it is.", show_default=False)] = None,
+    anchor: Annotated[str, typer.Option("--anchor", help=f"What an interval window is centred on: {', '.join(ANCHORS)}. auto = the summit for narrowPeak, "
+        "the centre otherwise; five-prime/three-prime are strand-aware ends (e.g. the TSS of a GTF transcript).")] = "auto",
+    label_regex: Annotated[Optional[str], typer.Option("--label-regex", help="Regular expression whose first group, searched in each FASTA header, is the label "
+        "(e.g. '^(\\S+)' for '>5S_rRNA ...'); used for FASTA inputs given without LABEL=.", show_default=False)] = None,
+    sequence_column: Annotated[str, typer.Option("--sequence-column", help="CSV/TSV column holding the sequences.")] = "sequence",
+    label_column: Annotated[Optional[str], typer.Option("--label-column", help="Where labels are when an input has no LABEL=: CSV/TSV column name (default 'label'); BED-like "
+        "column number (1-based) or name (name, score, a header-row name); GTF attribute (e.g. gene_type).", show_default=False)] = None,
+    id_column: Annotated[Optional[str], typer.Option("--id-column", help="CSV/TSV column with row identifiers (default: FILE:LINE).", show_default=False)] = None,
+    gtf_feature: Annotated[str, typer.Option("--gtf-feature", help="GTF feature type (column 3) to use. exon gives short, non-redundant windows; use gene or "
+        "transcript with --anchor five-prime --length N for promoter windows.")] = "exon",
+    skip_unknown_chroms: Annotated[bool, typer.Option("--skip-unknown-chroms", help="Drop intervals on chromosomes the genome lacks (counted in the summary) instead of stopping.")] = False,
+    max_n_fraction: Annotated[float, typer.Option("--max-n-fraction", help="Drop examples with more than this fraction of N among their real (non-padding) bases.")] = 0.1,
+    min_length: Annotated[int, typer.Option("--min-length", help="Drop examples with fewer real (non-padding) bases than this.")] = 20,
+    max_per_class: Annotated[Optional[int], typer.Option("--max-per-class", help="Keep at most this many examples per class (seeded random subsample; for quick runs).", show_default=False)] = None,
+    split_mode: Annotated[str, typer.Option("--split-mode", help=f"How to split: {', '.join(SPLIT_MODES)}. auto = the inputs' own splits when given (SPLIT:PATH or a "
         "split column; without a given validation split, --valid-fraction of train becomes one), else held-out "
         "chromosomes when every example has coordinates, else stratified random. cell = held-out cell types "
         "(--test-cells) on held-out chromosomes (--test-chroms), for LABEL@CELL=PATH inputs: train on some cell "
-        "types, test on an unseen one.",
-    ),
-    drop_leaking: bool = typer.Option(
-        False,
-        "--drop-leaking/--keep-leaking",
-        help="With given splits: drop rows whose sequence (either strand) already sits in an earlier split "
+        "types, test on an unseen one.")] = "auto",
+    drop_leaking: Annotated[bool, typer.Option("--drop-leaking/--keep-leaking", help="With given splits: drop rows whose sequence (either strand) already sits in an earlier split "
         "(train, then valid, then test). Default: keep the benchmark as published; the leakage is measured "
-        "and reported in the summary either way. Chromosome and random splits always drop such rows.",
-    ),
-    test_cells: str = typer.Option("", "--test-cells", help="Comma-separated cell types held out for the test split (cell mode)."),
-    tracks: Optional[Path] = typer.Option(
-        None,
-        "--tracks",
-        help="Tracks sheet (CSV/TSV: name, cell_type, assay, file[, kind]) of epigenomic tracks: bigWig or "
+        "and reported in the summary either way. Chromosome and random splits always drop such rows.")] = False,
+    test_cells: Annotated[str, typer.Option("--test-cells", help="Comma-separated cell types held out for the test split (cell mode).")] = "",
+    tracks: Annotated[Optional[Path], typer.Option("--tracks", help="Tracks sheet (CSV/TSV: name, cell_type, assay, file[, kind]) of epigenomic tracks: bigWig or "
         "bedGraph signal (bgzipped bedGraph needs a tabix index), BED/narrowPeak peaks, or chromatin-state BED "
         "(kind states). Writes per-window features (cell_type|assay|statistic|bin) to --tracks-output, an "
         "embedding file of the 'tracks' backbone for genofm-train alone or beside sequence embeddings. With "
-        "LABEL@CELL=PATH inputs every example reads its own cell type's tracks (features named own|assay|...).",
-        show_default=False,
-    ),
-    track_bins: int = typer.Option(4, "--track-bins", help="Equal bins per window for the signal mean and max."),
-    tracks_dir: Optional[Path] = typer.Option(
-        None, "--tracks-dir", help="Find each track file by its file name in this folder instead of at the sheet's path "
-        "(for pipelines that stage the files).", show_default=False,
-    ),
-    tracks_output: Optional[Path] = typer.Option(
-        None, "--tracks-output", help="Track-feature embedding file to write (HDF5). Default: OUTPUT with .tracks.h5.",
-        show_default=False,
-    ),
-    test_chroms: str = typer.Option("chr8,chr9", "--test-chroms", help="Comma-separated chromosomes held out for the test split (chrom mode)."),
-    valid_chroms: str = typer.Option("chr10", "--valid-chroms", help="Comma-separated chromosomes held out for the validation split (chrom mode)."),
-    test_fraction: float = typer.Option(0.1, "--test-fraction", help="Test fraction per class (random mode)."),
-    valid_fraction: float = typer.Option(0.1, "--valid-fraction", help="Validation fraction per class (random mode)."),
-    seed: int = typer.Option(0, "--seed", help="Seed for random splits and --max-per-class subsampling."),
-    rc_augment: bool = typer.Option(
-        False,
-        "--rc-augment",
-        help="Add a reverse-complement copy of every training example (augmented=True, id suffix _rc); "
-        "never added to valid or test.",
-    ),
-    classes: Optional[str] = typer.Option(
-        None,
-        "--classes",
-        help="Comma-separated class order (must list every label once). Default: sorted labels. For binary "
-        "tasks the LAST class is the positive one (AUROC, precision/recall).",
-        show_default=False,
-    ),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debugging detail."),
-    version: bool = typer.Option(
-        False, "--version", callback=version_callback, is_eager=True, help="Print the genofm version and exit."
-    ),
+        "LABEL@CELL=PATH inputs every example reads its own cell type's tracks (features named own|assay|...).", show_default=False)] = None,
+    track_bins: Annotated[int, typer.Option("--track-bins", help="Equal bins per window for the signal mean and max.")] = 4,
+    tracks_dir: Annotated[Optional[Path], typer.Option("--tracks-dir", help="Find each track file by its file name in this folder instead of at the sheet's path "
+        "(for pipelines that stage the files).", show_default=False)] = None,
+    tracks_output: Annotated[Optional[Path], typer.Option("--tracks-output", help="Track-feature embedding file to write (HDF5). Default: OUTPUT with .tracks.h5.", show_default=False)] = None,
+    test_chroms: Annotated[str, typer.Option("--test-chroms", help="Comma-separated chromosomes held out for the test split (chrom mode).")] = "chr8,chr9",
+    valid_chroms: Annotated[str, typer.Option("--valid-chroms", help="Comma-separated chromosomes held out for the validation split (chrom mode).")] = "chr10",
+    test_fraction: Annotated[float, typer.Option("--test-fraction", help="Test fraction per class (random mode).")] = 0.1,
+    valid_fraction: Annotated[float, typer.Option("--valid-fraction", help="Validation fraction per class (random mode).")] = 0.1,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for random splits and --max-per-class subsampling.")] = 0,
+    rc_augment: Annotated[bool, typer.Option("--rc-augment", help="Add a reverse-complement copy of every training example (augmented=True, id suffix _rc); "
+        "never added to valid or test.")] = False,
+    classes: Annotated[Optional[str], typer.Option("--classes", help="Comma-separated class order (must list every label once). Default: sorted labels. For binary "
+        "tasks the LAST class is the positive one (AUROC, precision/recall).", show_default=False)] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debugging detail.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Print the genofm version and exit.")] = False,
 ) -> None:
     """Turn labelled FASTA/CSV/TSV files, or BED/narrowPeak/GTF intervals cut from a genome, into a
     prepared dataset: windowed, strand-corrected, upper-case A/C/G/T/N sequences with labels and
