@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make test` and CI: the unit tests, the strict-syntax check of the pipeline, the pipeline tests,
-# then the container tests.
+# the SLURM tests, the Galaxy tests, then the container tests.
 # Every suite runs even when an earlier one failed; the exit status is non-zero if any failed.
-# Each suite prints its own closing line (pytest's summary; `pipeline: N passed, N failed`).
+# Each suite prints its own closing line (pytest's summary; `nextflow lint: ...`;
+# `pipeline: N passed, N failed`; `slurm: N passed, N failed`).
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -19,6 +20,9 @@ bash scripts/nextflow_lint.sh || status=1
 
 echo "== pipeline tests"
 bash tests/pipeline/run_pipeline_tests.sh || status=1
+
+echo "== SLURM tests (a single-node cluster on this machine)"
+bash tests/slurm/run_slurm_tests.sh || status=1
 
 echo "== galaxy tests"
 bash tests/galaxy/run_galaxy_tests.sh --lint-only || status=1

@@ -64,14 +64,7 @@ timed() {
 }
 size_of() { podman image inspect --format '{{.Size}}' "$1" 2>/dev/null | awk '{printf "%.2f GB", $1/1e9}'; }
 
-if [ -n "${GENOFM_CONTAINER_TEST_DIR:-}" ]; then
-    TMP=$GENOFM_CONTAINER_TEST_DIR
-    mkdir -p "$TMP"
-    KEEP=true
-else
-    TMP=$(mktemp -d "${TMPDIR:-/tmp}/genofm-container-tests.XXXXXX")
-    KEEP=false
-fi
+use_test_dir "${GENOFM_CONTAINER_TEST_DIR:-}" container
 
 # ---------------------------------------------------------------------------------------------
 echo "== 1. set-up: podman, wheels, base image"

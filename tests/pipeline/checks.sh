@@ -1,5 +1,19 @@
-# Tallying and output checks shared by the plain pipeline tests and the podman-profile container
-# tests, so both suites count and check the same way. Sourced; the caller defines TMP.
+# Tallying, the runs' folder and output checks shared by the pipeline, container and SLURM suites,
+# so all of them count and check the same way. Sourced; call use_test_dir before the checks.
+
+# use_test_dir DIR NAME: runs happen in DIR when it is given (and it is kept), else in a fresh
+# temporary folder genofm-NAME-tests.XXXXXX that the suite removes when everything passed.
+# Sets TMP and KEEP.
+use_test_dir() {
+    if [ -n "$1" ]; then
+        TMP=$1
+        mkdir -p "$TMP"
+        KEEP=true
+    else
+        TMP=$(mktemp -d "${TMPDIR:-/tmp}/genofm-$2-tests.XXXXXX")
+        KEEP=false
+    fi
+}
 
 passed=0
 failed=0

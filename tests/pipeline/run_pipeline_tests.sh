@@ -27,19 +27,11 @@ if ! command -v nextflow >/dev/null 2>&1; then
     echo "pipeline: 0 passed, 1 failed"
     exit 1
 fi
-if [ -n "${GENOFM_PIPELINE_TEST_DIR:-}" ]; then
-    TMP=$GENOFM_PIPELINE_TEST_DIR
-    mkdir -p "$TMP"
-    KEEP=true
-else
-    TMP=$(mktemp -d "${TMPDIR:-/tmp}/genofm-pipeline-tests.XXXXXX")
-    KEEP=false
-fi
-export NXF_ANSI_LOG=false
-
-# pass/fail tallies and output checks, shared with tests/containers/run_container_tests.sh
+# pass/fail tallies, the runs' folder and output checks, shared with the container and SLURM suites
 # shellcheck source=tests/pipeline/checks.sh
 source "$ROOT/tests/pipeline/checks.sh"
+use_test_dir "${GENOFM_PIPELINE_TEST_DIR:-}" pipeline
+export NXF_ANSI_LOG=false
 
 # Runs the pipeline in its own launch folder (own .nextflow/, work/, log) and records the wall time.
 # nf DIR ARGS...  -> exit status of nextflow; output in DIR/run.log; seconds in DIR/wall_s
