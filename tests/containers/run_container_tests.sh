@@ -41,14 +41,7 @@ AUROC_MIN=0.8
 # shellcheck source=tests/pipeline/checks.sh
 source "$ROOT/tests/pipeline/checks.sh"
 finish() {
-    echo
-    if [ "$failed" = 0 ] && [ "$KEEP" = false ]; then
-        rm -rf "$TMP"
-    else
-        echo "logs and runs kept in $TMP"
-    fi
-    echo "containers: $passed passed, $failed failed"
-    [ "$failed" = 0 ]
+    finish_suite containers
     exit
 }
 # timed NAME LOG CMD...: runs CMD with output to LOG, stores the seconds in secs[NAME]

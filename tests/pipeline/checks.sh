@@ -17,6 +17,20 @@ use_test_dir() {
 
 passed=0
 failed=0
+# finish_suite NAME: the suite's time, TMP removed when everything passed (unless kept), then the
+# closing line `NAME: N passed, N failed`; returns non-zero when anything failed
+finish_suite() {
+    echo
+    echo "$1 tests took ${SECONDS} s"
+    if [ "$failed" = 0 ] && [ "$KEEP" = false ]; then
+        rm -rf "$TMP"
+    else
+        echo "runs and logs kept in $TMP"
+    fi
+    echo "$1: $passed passed, $failed failed"
+    [ "$failed" = 0 ]
+}
+
 pass() { passed=$((passed + 1)); printf 'PASS  %s\n' "$1"; }
 # fail MESSAGE [LOG]: counts a failure and shows the end of LOG when it exists
 fail() { failed=$((failed + 1)); printf 'FAIL  %s\n' "$1"; [ -n "${2:-}" ] && [ -f "$2" ] && tail -n 25 "$2" | sed 's/^/      /'; }

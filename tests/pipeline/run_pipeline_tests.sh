@@ -205,12 +205,4 @@ CONFIG
     fi
 fi
 
-echo
-echo "pipeline tests took ${SECONDS} s"
-if [ "$failed" = 0 ] && [ "$KEEP" = false ]; then
-    rm -rf "$TMP"
-else
-    echo "runs kept in $TMP"
-fi
-echo "pipeline: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish_suite pipeline
