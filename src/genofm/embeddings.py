@@ -45,7 +45,8 @@ class EmbeddingWriter:
     ):
         self._ctx = atomic_path(path)
         tmp = self._ctx.__enter__()
-        self._file = h5py.File(tmp, "w")
+        # our atomic_path holds the flock on the temporary; HDF5's own lock would conflict with it
+        self._file = h5py.File(tmp, "w", locking=False)
         n_features = len(feature_names)
         rows = max(1, min(chunk_rows, max(1, 4_000_000 // max(n_features, 1))))
         self._features = self._file.create_dataset(

@@ -19,6 +19,7 @@ from typing import Iterable, Mapping
 import torch
 
 from genofm.errors import GenofmError
+from genofm.safe_torch import load_tensors
 
 # Nothing in genofm may reach the model hub at run time.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -69,7 +70,9 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             from safetensors.torch import load_file
 
             return load_file(str(path))
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_tensors(path)
+    except GenofmError:
+        raise
     except Exception as exc:  # safetensors, zipfile and unpickler errors differ by version
         raise GenofmError(f"{path}: cannot read weights ({exc.__class__.__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}); re-download the file") from None
     if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):

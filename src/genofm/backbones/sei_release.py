@@ -20,6 +20,7 @@ import torch
 from genofm.backbones.sei_model import Sei
 from genofm.backbones.sei_targets import Target, parse_target
 from genofm.errors import GenofmError
+from genofm.safe_torch import holds_pickled_code, pickled_code_error
 
 log = logging.getLogger("genofm.sei")
 
@@ -156,8 +157,8 @@ def _strip_prefix(key: str) -> str:
 
 def _not_checkpoint(path: Path, exc: BaseException) -> GenofmError:
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-    if "weights_only" in str(exc) or "Unsupported global" in str(exc):
-        reason = "it needs pickled Python objects besides tensors, which genofm refuses to load"
+    if holds_pickled_code(exc):
+        return pickled_code_error(path, exc, "the sei.pth from the Sei release (a state dict of tensors)")
     return GenofmError(f"{path}: not a loadable Sei checkpoint ({reason[:200]}); pass the sei.pth from the Sei release")
 
 

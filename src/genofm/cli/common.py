@@ -1,8 +1,10 @@
-"""What every tool's entry point shares: logging, one-line errors, thread limits (``-O`` options: genofm.options)."""
+"""What every tool's entry point shares: logging, one-line errors, signals, thread limits (``-O`` options: genofm.options)."""
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
 from typing import Callable
 
@@ -23,30 +25,125 @@ def setup_logging(verbose: bool = False) -> None:
     )
 
 
-def run_app(app: typer.Typer, prog_name: str, error_name: str | None = None) -> Callable[[], None]:
-    """Entry point that turns a GenofmError into one ``error:`` line and exit status 2.
+class Terminated(BaseException):
+    """A termination signal (SIGTERM, SIGHUP) turned into an exception, so temporaries are removed.
 
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on the way swallows it.
+    """
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _terminate(signum: int, _frame) -> None:
+    raise Terminated(signum)
+
+
+def _stop_with_parent() -> None:
+    """Ask Linux to send SIGTERM when the parent process dies (e.g. a pipeline task's shell).
+
+    Without it a tool whose task wrapper is killed keeps running as an orphan. Not available on
+    other systems; there the tool still stops cleanly on SIGTERM/SIGHUP from the executor.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        parent = os.getppid()
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM and SIGHUP raise ``Terminated`` in the main thread; the parent's death sends SIGTERM."""
+    try:
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _terminate)
+    except ValueError:  # not the main thread (an embedding host): leave signals to the host
+        return
+    _stop_with_parent()
+
+
+def _click_exception_types() -> tuple[type[BaseException], ...]:
+    """The ClickException classes in play: click's own, and the copy typer >= 0.2x vendors as ``typer._click``."""
+    types: list[type[BaseException]] = []
+    try:
+        import click
+
+        types.append(click.ClickException)
+    except ImportError:
+        pass
+    try:
+        from typer._click import exceptions as vendored  # type: ignore[import-not-found]
+
+        types.append(vendored.ClickException)
+    except ImportError:
+        pass
+    return tuple(types)
+
+
+def _usage_line(exc: BaseException, prog_name: str) -> str:
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    message = " ".join(str(message).split())
+    return f"{message} (see '{prog_name} --help')"
+
+
+def _os_error_line(exc: OSError) -> str:
+    where = f"{exc.filename}: " if exc.filename else ""
+    what = exc.strerror or str(exc)
+    return f"{where}{what}; check that the path exists, is the right kind (file or folder) and is writable, and that the disk has space"
+
+
+def run_app(app, prog_name: str, error_name: str | None = None) -> Callable[[], None]:
+    """Entry point: every failure a user can fix is one ``PROG: error: ...`` line and exit status 2.
+
+    Covers GenofmError, command-line usage errors (unknown option, bad value, missing option; the
+    click exceptions whichever click typer uses), and operating-system errors on files. SIGTERM
+    and SIGHUP stop the tool cleanly (temporaries removed) with status 128 + signal number.
     ``error_name`` (default ``prog_name``) prefixes error lines; the ``genofm`` umbrella uses it to
     report errors under the tool's own name.
     """
+    name = error_name or prog_name
+
+    def fail(line: str, code: int = 2) -> None:
+        print(f"{name}: error: {line}", file=sys.stderr)
+        sys.exit(code)
 
     def main() -> None:
+        install_signal_handlers()
+        click_errors = _click_exception_types()
         try:
             app(prog_name=prog_name, standalone_mode=False)
         except GenofmError as exc:
-            print(f"{error_name or prog_name}: error: {exc}", file=sys.stderr)
-            sys.exit(2)
+            fail(" ".join(str(exc).split()))
         except typer.Exit as exc:
             sys.exit(exc.exit_code)
-        except typer.Abort:
-            print(f"{prog_name}: aborted", file=sys.stderr)
+        except (typer.Abort, KeyboardInterrupt):
+            print(f"{name}: interrupted; no output written", file=sys.stderr)
             sys.exit(130)
-        except Exception as exc:  # click usage errors carry their own formatting
-            import click
-
-            if isinstance(exc, click.ClickException):
-                exc.show()
-                sys.exit(exc.exit_code)
+        except Terminated as exc:
+            print(f"{name}: stopped by {exc}; no output written", file=sys.stderr)
+            sys.exit(128 + exc.signum)
+        except click_errors as exc:
+            code = getattr(exc, "exit_code", 2)
+            fail(_usage_line(exc, name), 2 if code in (1, 2) else code)
+        except OSError as exc:
+            fail(_os_error_line(exc))
+        except Exception as exc:
+            # typer's vendored click Exit/Abort when the public aliases differ
+            kind = type(exc).__name__
+            if kind == "Exit":
+                sys.exit(getattr(exc, "exit_code", 0))
+            if kind == "Abort":
+                print(f"{name}: interrupted; no output written", file=sys.stderr)
+                sys.exit(130)
             raise
 
     return main

@@ -18,6 +18,7 @@ from typing import Annotated, Optional
 import torch
 import typer
 
+from genofm.atomic import check_output
 from genofm.backbones import REGISTRY, backbone_class
 from genofm.cli.common import limit_threads, run_app, setup_logging, version_callback
 from genofm.data.dataset import SPLITS
@@ -91,6 +92,7 @@ def main_command(
 ) -> None:
     """Embed every sequence of a prepared dataset with a pre-trained (or k-mer) backbone."""
     setup_logging(verbose)
+    check_output(output)
     if shard_index >= shard_count:
         raise GenofmError(f"--shard-index {shard_index} must be below --shard-count {shard_count}")
     split_list = [s.strip() for s in splits.split(",") if s.strip()] if splits else None

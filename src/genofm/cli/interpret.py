@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from genofm.atomic import check_output
 from genofm.cli.common import run_app, setup_logging, version_callback
 from genofm.options import split_pairs
 
@@ -56,6 +57,7 @@ def model(
     it is also written as TSV.
     """
     setup_logging(verbose)
+    check_output(output, directory=True)
     from genofm.interpret.model_report import interpret_model
     from genofm.model_archive import model_folder
 
@@ -82,6 +84,7 @@ def compare(
     (the table and bar charts of AUROC and AUPRC with intervals).
     """
     setup_logging(verbose)
+    check_output(output, directory=True)
     import contextlib
 
     from genofm.interpret.compare import compare_models, write_comparison

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from genofm.atomic import check_output
 from genofm.cli.common import run_app, setup_logging, version_callback
 from genofm.errors import GenofmError
 
@@ -50,6 +51,7 @@ def predict(
     predicted_label (the most probable class).
     """
     setup_logging(verbose)
+    check_output(output)
     from genofm.data.dataset import SPLITS, read_dataset
     from genofm.evaluation.predictions import prediction_table, write_table
     from genofm.heads.inference import predict_proba

@@ -10,10 +10,10 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from genofm.atomic import atomic_path
+from genofm.atomic import atomic_path, check_output
 from genofm.cli.common import run_app, setup_logging, version_callback
 from genofm.data.dataset import write_dataset
-from genofm.data.prepare import PrepareOptions, prepare
+from genofm.data.prepare import PrepareOptions, PrepareRejected, prepare
 from genofm.data.splits import SPLIT_MODES
 from genofm.data.windows import ANCHORS
 from genofm.errors import GenofmError
@@ -103,9 +103,11 @@ def main_command(
     window. Every dropped row is counted by reason in the summary.
     """
     setup_logging(verbose)
+    check_output(output)
     summary_path = summary if summary is not None else output.with_name(output.name.removesuffix(".parquet") + ".summary.json")
     if summary_path.resolve() == output.resolve():
         raise GenofmError(f"--summary {summary_path} is the same file as --output; give it another name")
+    check_output(summary_path, option="--summary")
     if split_mode not in SPLIT_MODES:
         raise GenofmError(f"--split-mode must be one of {', '.join(SPLIT_MODES)}, not {split_mode!r}")
     options = PrepareOptions(
@@ -138,9 +140,17 @@ def main_command(
 
         specs = read_sheet(tracks, tracks_dir)  # a bad sheet fails before the inputs are read
         tracks_output = tracks_output or output.with_name(output.name.removesuffix(".parquet") + ".tracks.h5")
+        check_output(tracks_output, option="--tracks-output")
     elif tracks_output is not None or tracks_dir is not None:
         raise GenofmError("--tracks-output and --tracks-dir need --tracks (the sheet of track files)")
-    prepared = prepare(inputs, options)
+    try:
+        prepared = prepare(inputs, options)
+    except PrepareRejected as exc:
+        # no dataset, but the summary of what was read and dropped (per class and reason) helps fix the inputs
+        exc.summary["output"] = None
+        with atomic_path(summary_path) as tmp_summary:
+            tmp_summary.write_text(json.dumps(exc.summary, indent=2) + "\n")
+        raise GenofmError(f"{exc} (what was read and dropped: {summary_path})") from None
     prepared.summary["output"] = str(output)
     with contextlib.ExitStack() as stack:
         tmp_output = stack.enter_context(atomic_path(output))

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from genofm.atomic import check_output
 from genofm.cli.common import limit_threads, run_app, setup_logging, version_callback
 from genofm.options import for_backbone, split_pairs
 from genofm.errors import GenofmError
@@ -129,6 +130,7 @@ def train(
     test_predictions.tsv, roc_curve.png and pr_curve.png.
     """
     setup_logging(verbose)
+    check_output(output, directory=True)
     limit_threads(threads)
     from genofm.heads import head_class
     from genofm.heads.training import train_finetuned, train_head

@@ -29,6 +29,7 @@ from genofm.data.fasta import compile_label_regex, read_fasta
 from genofm.data.genome import Genome
 from genofm.data.inputs import InputSpec, parse_input, sha256
 from genofm.data.intervals import read_bed, read_gtf
+from genofm.data.labels import check_label
 from genofm.data.records import Example
 from genofm.data.splits import cell_splits, check_splits, chrom_splits, given_splits, random_splits, resolve_mode
 from genofm.data.tables import read_table
@@ -86,6 +87,51 @@ class Prepared:
     summary: dict = field(default_factory=dict)
 
 
+class PrepareRejected(GenofmError):
+    """The inputs were read but cannot make a dataset; ``summary`` says what was seen and dropped."""
+
+    def __init__(self, message: str, summary: dict):
+        super().__init__(message)
+        self.summary = summary
+
+
+#: lengths spanning at least this ratio (longest / shortest) get a warning: batches pad to the longest
+LENGTH_SPREAD_WARNING = 100
+
+
+def _per_class(examples: list[Example]) -> Counter:
+    return Counter(e.label for e in examples)
+
+
+def _account(before: Counter, after: Counter, reason: str, by_class: dict[str, Counter]) -> None:
+    """Record per class how many rows a step removed (``reason`` when the step has one reason)."""
+    for label, count in before.items():
+        lost = count - after.get(label, 0)
+        if lost > 0:
+            by_class.setdefault(label, Counter())[reason] += lost
+
+
+def _lost_classes(seen: Counter, kept: Counter, by_class: dict[str, Counter]) -> str:
+    """'B' (60 read: too_many_n 58, too_short 2) for every class with nothing left."""
+    parts = []
+    for label in sorted(seen):
+        if kept.get(label, 0) == 0:
+            reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(by_class.get(label, Counter()).items()))
+            parts.append(f"{label!r} ({seen[label]} read: {reasons or 'none dropped'})")
+    return "; ".join(parts)
+
+
+def _length_warning(examples: list[Example]) -> str | None:
+    lengths = [len(e.sequence) for e in examples]
+    if not lengths or min(lengths) == 0 or max(lengths) / min(lengths) < LENGTH_SPREAD_WARNING:
+        return None
+    return (
+        f"sequence lengths span {min(lengths)}-{max(lengths)} bp (x{max(lengths) / min(lengths):.0f}); genofm-embed sorts "
+        "batches by length and tiles what exceeds --memory-budget, but features pooled over very different lengths are "
+        "hard to compare: consider --length to cut fixed windows"
+    )
+
+
 def _read_inputs(specs: list[InputSpec], options: PrepareOptions, dropped: Counter) -> tuple[list[Example], list[dict]]:
     label_regex = compile_label_regex(options.label_regex)
     genome: Genome | None = None
@@ -134,15 +180,18 @@ def _read_inputs(specs: list[InputSpec], options: PrepareOptions, dropped: Count
     return examples, described
 
 
-def _filter(examples: list[Example], options: PrepareOptions, dropped: Counter) -> list[Example]:
+def _filter(examples: list[Example], options: PrepareOptions, dropped: Counter, by_class: dict[str, Counter]) -> list[Example]:
     kept = []
     for example in examples:
         if example.real_length < options.min_length:
-            dropped["too_short"] += 1
+            reason = "too_short"
         elif example.n_fraction > options.max_n_fraction:
-            dropped["too_many_n"] += 1
+            reason = "too_many_n"  # also non-DNA text: other symbols were read as N
         else:
             kept.append(example)
+            continue
+        dropped[reason] += 1
+        by_class.setdefault(example.label, Counter())[reason] += 1
     return kept
 
 
@@ -249,7 +298,7 @@ def _length_stats(values: list[int]) -> dict:
     return {"min": min(values), "max": max(values), "mean": round(statistics.fmean(values), 2), "median": statistics.median(values)}
 
 
-def _summary(frame, classes, dropped, described, options, mode, warnings, examples) -> dict:
+def _summary(frame, classes, dropped, described, options, mode, warnings, examples, by_class) -> dict:
     original = frame[~frame["augmented"]]
     counts = {split: {c: int(((original["split"] == split) & (original["label"] == c)).sum()) for c in classes}
               for split in ("train", "valid", "test")}
@@ -275,6 +324,7 @@ def _summary(frame, classes, dropped, described, options, mode, warnings, exampl
         "real_bases": _length_stats([e.real_length for e in examples]),
         "padded_rows": int(sum(e.padding > 0 for e in examples)),
         "dropped": dict(sorted(dropped.items())),
+        "dropped_per_class": {label: dict(sorted(c.items())) for label, c in sorted(by_class.items())},
         "inputs": described,
         "options": asdict(options),
         "warnings": warnings,
@@ -297,18 +347,49 @@ def prepare(inputs: list[str], options: PrepareOptions) -> Prepared:
             raise GenofmError(f"{spec.path}: given twice as input; give each file once")
     dropped: Counter[str] = Counter()
     examples, described = _read_inputs(specs, options, dropped)
+    for example in examples:
+        check_label(example.label, example.source)
+    seen = _per_class(examples)
+    by_class: dict[str, Counter] = {}
+    try:
+        return _prepare_examples(examples, options, dropped, described, seen, by_class)
+    except PrepareRejected:
+        raise
+    except GenofmError as exc:
+        raise PrepareRejected(str(exc), {
+            "genofm_version": __version__,
+            "error": str(exc),
+            "read_per_class": dict(sorted(seen.items())),
+            "dropped": dict(sorted(dropped.items())),
+            "dropped_per_class": {label: dict(sorted(c.items())) for label, c in sorted(by_class.items())},
+            "inputs": described,
+            "options": asdict(options),
+        }) from None
+
+
+def _prepare_examples(examples, options, dropped, described, seen, by_class) -> Prepared:
     total = len(examples)
-    examples = _filter(examples, options, dropped)
+    examples = _filter(examples, options, dropped, by_class)
     if not examples:
         raise GenofmError(
-            f"all {total} sequences were filtered out ({dict(dropped)}); check the inputs or relax "
+            f"all {total} sequences were filtered out: {_lost_classes(seen, Counter(), by_class)}; check the inputs or relax "
             "--min-length / --max-n-fraction"
         )
     mode = resolve_mode(options.split_mode, examples)
+    before = _per_class(examples)
     if mode != "given":
         examples, duplicates = drop_exact_duplicates(examples)
         dropped.update(duplicates)
+    _account(before, _per_class(examples), "duplicate_or_conflicting_label", by_class)
+    before = _per_class(examples)
     examples = _subsample(examples, options.max_per_class, options.seed, dropped)
+    _account(before, _per_class(examples), "subsampled", by_class)
+    kept = _per_class(examples)
+    if len(kept) < 2 and len(seen) >= 2:
+        raise GenofmError(
+            f"only class {sorted(kept)} is left after filtering; nothing is left of {_lost_classes(seen, kept, by_class)}; "
+            "relax --min-length / --max-n-fraction or fix those inputs"
+        )
     classes = _classes(examples, options.classes)
     if mode == "given":
         splits, detail = given_splits(examples, options.valid_fraction, options.seed)
@@ -330,6 +411,8 @@ def prepare(inputs: list[str], options: PrepareOptions) -> Prepared:
     else:
         splits = random_splits(examples, options.test_fraction, options.valid_fraction, options.seed)
         detail = f"random split, test fraction {options.test_fraction}"
+    if options.max_per_class is not None and dropped.get("subsampled"):
+        detail += f"; only {options.max_per_class} per class kept by --max-per-class (pipeline: --max_per_class), raise it"
     leakage = measure_leakage(examples, splits)
     if mode != "given" or options.drop_leaking:
         examples, splits, leaked = drop_cross_split_pairs(examples, splits)
@@ -345,11 +428,14 @@ def prepare(inputs: list[str], options: PrepareOptions) -> Prepared:
             ", ".join(f"{k} {v['exact_duplicates']}+{v['reverse_complements']}" for k, v in leakage["pairs"].items()),
         )
     warnings = check_splits(examples, splits, classes, detail)
+    spread = _length_warning(examples)
+    if spread:
+        warnings.append(spread)
     for warning in warnings:
         log.warning(warning)
     augmented = _augment(examples, splits, dropped) if options.rc_augment else []
     frame = _frame(examples, splits, augmented)
-    summary = _summary(frame, classes, dropped, described, options, mode, warnings, examples)
+    summary = _summary(frame, classes, dropped, described, options, mode, warnings, examples, by_class)
     summary["split_detail"] = detail
     summary["leakage"] = {"measured_before_removal": leakage, "kept": mode == "given" and not options.drop_leaking}
     log.info(
