@@ -68,11 +68,10 @@ def _lock(path: Path, directory: bool) -> int | None:
     fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
+    except OSError:
+        # held by a live writer, or a filesystem without locks: then nothing is known to be stale
         os.close(fd)
-        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            return None
-        raise
+        return None
     return fd
 
 
@@ -134,7 +133,12 @@ def _new_temporary(target: Path, directory: bool) -> tuple[Path, int]:
                 tmp = Path(name)
         except PermissionError:
             raise GenofmError(f"{target}: cannot write in {target.parent} (permission denied); choose a writable output location") from None
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:  # a filesystem without flock (some network mounts): write unlocked
+            if exc.errno not in (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+                raise
+            return tmp, fd
         with contextlib.suppress(FileNotFoundError):
             if os.stat(tmp).st_ino == os.fstat(fd).st_ino:
                 return tmp, fd

@@ -86,6 +86,10 @@ def metric_bar_plot(table: pd.DataFrame, metric: str, path: str | Path) -> None:
     high = table[f"{metric}_ci_high"].to_numpy(dtype=float) - values
     x = np.arange(len(table))
     ax.bar(x, values, yerr=np.vstack([np.nan_to_num(low), np.nan_to_num(high)]), capsize=3, color="#4393c3")
+    if f"chance_{metric}" in table.columns:  # what a random ranking scores, per model's own test split
+        chance = table[f"chance_{metric}"].to_numpy(dtype=float)
+        ax.hlines(chance, x - 0.45, x + 0.45, colors="black", linestyles="dashed", linewidth=1, label="chance")
+        ax.legend(loc="lower right", fontsize=8)
     ax.set_xticks(x, [_short(n, 40) for n in table["name"]], rotation=45, ha="right", fontsize=8)
     ax.set_ylabel(f"test {metric.upper()} (95% CI)")
     ax.set_ylim(0, 1.0)

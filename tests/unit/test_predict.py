@@ -47,7 +47,7 @@ def test_predictions_from_embeddings_match_the_training_evaluation(trained, monk
     code, _, err = run_tool(predict_main, [dataset, "--model", model, "-e", embeddings, "-o", out], monkeypatch, capsys)
     assert code == 0, err
     table = pd.read_csv(out, sep="\t")
-    assert list(table.columns) == ["id", "chrom", "start", "end", "strand", "label", "prob_mafk", "prob_oct4", "predicted_label"]
+    assert list(table.columns) == ["id", "split", "chrom", "start", "end", "strand", "label", "prob_mafk", "prob_oct4", "predicted_label"]
     assert list(table["id"]) == list(frame["id"])
     np.testing.assert_allclose(table[["prob_mafk", "prob_oct4"]].sum(axis=1), 1.0, atol=2e-6)
     evaluated = pd.read_csv(model / "test_predictions.tsv", sep="\t").set_index("id")

@@ -71,7 +71,7 @@ def test_binary_logreg_model_folder(binary, monkeypatch, capsys):
     predictions = pd.read_csv(out / "test_predictions.tsv", sep="\t")
     test = frame[frame["split"] == "test"]
     assert list(predictions["id"]) == list(test["id"])
-    assert list(predictions.columns) == ["id", "chrom", "start", "end", "strand", "label", "prob_mafk", "prob_oct4", "predicted_label"]
+    assert list(predictions.columns) == ["id", "split", "chrom", "start", "end", "strand", "label", "prob_mafk", "prob_oct4", "predicted_label"]
     metrics = json.loads((out / "metrics.json").read_text())
     truth = (predictions["label"] == "oct4").to_numpy()
     assert metrics["metrics"]["auroc"]["value"] == pytest.approx(skm.roc_auc_score(truth, predictions["prob_oct4"]), abs=1e-4)

@@ -52,6 +52,9 @@ class Backbone(abc.ABC):
     weights_help: ClassVar[str] = "no weights needed"
     #: default number of sequences per batch on CPU
     default_batch_size: ClassVar[int] = 64
+    #: what each feature name means, for users: shown in the interpret report and in docs/features.md
+    #: (a unit test keeps the two the same)
+    feature_help: ClassVar[str] = ""
     #: True when ``embed_batch`` already gives the same features for a sequence and its reverse
     #: complement (it averages strands itself, or is strand-symmetric); ``--rc-average`` then
     #: skips the second pass. An instance may set it from its options.

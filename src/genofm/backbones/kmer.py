@@ -89,6 +89,12 @@ def count_kmers(sequences: Sequence[str], k: int, column: np.ndarray | None = No
 
 class KmerBackbone(Backbone):
     name = "kmer"
+    feature_help = (
+        "`ACGTT`: how often the k-mer ACGTT occurs in the sequence, as a fraction of all N-free k-mers (or a raw count "
+        "with `-O normalise=count`). With `rc_collapse` (the default) the feature also counts the reverse complement "
+        "(AACGT) and is named by the alphabetically smaller of the two, so a motif and its other strand are one feature. "
+        "K-mers that overlap an N are not counted."
+    )
     Options = KmerOptions
     needs_weights = False
     default_batch_size = 1024

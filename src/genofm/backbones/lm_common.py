@@ -195,6 +195,13 @@ class LMBackbone(Backbone):
     needs_weights = True
     #: sequences per ``embed_batch`` call; large so that length bucketing has room to sort
     default_batch_size = 256
+    feature_help = (
+        "`dim_NNN`: component NNN of the language model's hidden state at the chosen layer (`-O layer`, default the "
+        "last), averaged over the sequence's tokens (or the summary token with `-O pooling=cls`); a sequence longer "
+        "than the model's window is cut into tiles whose vectors are averaged by token count. A component has no "
+        "biological meaning on its own: the report's attention and integrated-gradient position scores show which "
+        "bases drive the call."
+    )
     #: content tokens per tile when ``window=0`` and the model has no hard limit
     default_window: ClassVar[int] = 510
 

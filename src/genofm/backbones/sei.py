@@ -91,6 +91,14 @@ def validate_length(length: int, df: int = 16) -> None:
 
 class SeiBackbone(Backbone):
     name = "sei"
+    feature_help = (
+        "`cell | assay | source` (`-O output=chromatin`, the default): Sei's predicted probability of that chromatin "
+        "profile, e.g. `K562 | CTCF | ENCODE` (TF binding, histone mark or accessibility in one cell type), named as in "
+        "the release's target.names. `-O output=seqclass`: the 40 Sei sequence classes by name (e.g. `P Promoter`, "
+        "`E1 Stem cell`), each the projection of the 21,907 predictions on that class's vector. `trunk_cCCC_sKK`: "
+        "channel CCC of the network's last convolution, KK-th smooth positional summary; `trunk_cCCC_mean`: channel "
+        "CCC averaged over positions (trunk channels have no biological name)."
+    )
     Options = SeiOptions
     needs_weights = True
     default_batch_size = 16

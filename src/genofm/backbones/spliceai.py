@@ -62,6 +62,16 @@ class SpliceAIBackbone(Backbone):
     Options = SpliceAIOptions
     needs_weights = False
     default_batch_size = 32
+    feature_help = (
+        "`acceptor_max_log10` / `donor_max_log10`: log10 of the highest splice acceptor / donor probability at any "
+        "position of the sequence (mean of the loaded SpliceAI models, floored at 1e-6; 0 is certain, -6 is none). "
+        "`acceptor_mean_log10` / `donor_mean_log10`: log10 of the mean probability over the sequence. "
+        "`acceptor_binNN_max_log10` / `donor_binNN_max_log10`: the highest probability within the NN-th of `-O bins` "
+        "equal stretches of the sequence, 5' to 3' (bin01 is the 5' end), which keeps where a strong site sits. "
+        "`mM_penCC_mean` / `mM_penCC_max`: mean and maximum over the sequence of channel CC (00-31) of model M's "
+        "penultimate layer (the summed skip connections its output layer reads); these channels have no biological "
+        "name and differ between models."
+    )
     #: the residual stack keeps a few 32-channel float32 tensors per position, for each of up to five models
     bytes_per_base = 4096
     #: every row is computed with 5,000 N of context on each side

@@ -9,6 +9,7 @@ import typer
 
 from genofm.atomic import check_output
 from genofm.cli.common import run_app, setup_logging, version_callback
+from genofm.errors import GenofmError
 from genofm.options import split_pairs
 
 app = typer.Typer(
@@ -71,6 +72,8 @@ def compare(
     model_dirs: Annotated[list[Path], typer.Argument(metavar="MODEL_DIR...", help="Model folders written by genofm-train, or their --archive zips.", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to create with comparison.tsv and comparison.html.", show_default=False)],
     name: Annotated[Optional[list[str]], typer.Option("--name", "--names", help="Dataset name for each model folder, in order (default: the dataset file name recorded in model.json).", show_default=False)] = None,
+    model_link: Annotated[Optional[str], typer.Option("--model-link", help="Where each model folder is published, relative to --output, with {dataset} and {folder} filled in (e.g. '../{dataset}/train/{folder}'); default: each model folder's path relative to --output.", show_default=False)] = None,
+    report_link: Annotated[Optional[str], typer.Option("--report-link", help="Where each model's genofm-interpret report is, relative to --output, with {dataset} and {folder} (e.g. '../{dataset}/interpret/{folder}/report.html'); linked from comparison.html.", show_default=False)] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Tabulate test metrics with 95% intervals across model folders.
@@ -87,12 +90,27 @@ def compare(
     check_output(output, directory=True)
     import contextlib
 
+    import os
+
     from genofm.interpret.compare import compare_models, write_comparison
     from genofm.model_archive import model_folder
 
+    for template, option in ((model_link, "--model-link"), (report_link, "--report-link")):
+        if template and any(key not in ("dataset", "folder") for key in _fields(template)):
+            raise GenofmError(f"{option} {template!r}: only {{dataset}} and {{folder}} can be filled in")
     with contextlib.ExitStack() as stack:
         folders = [stack.enter_context(model_folder(path)) for path in model_dirs]
-        write_comparison(compare_models(folders, name), output)
+        table = compare_models(folders, name, model_link=model_link, report_link=report_link, shown_as=model_dirs)
+        if model_link is None:  # paths in comparison.tsv resolve from the folder that holds it
+            rows = table["kind"] == "model"
+            table.loc[rows, "model_dir"] = [os.path.relpath(Path(d).absolute(), Path(output).absolute()) for d in table.loc[rows, "model_dir"]]
+        write_comparison(table, output)
+
+
+def _fields(template: str) -> list[str]:
+    import string
+
+    return [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
 
 
 main = run_app(app, "genofm-interpret")

@@ -47,7 +47,7 @@ def predict(
     (weight-free backbones such as kmer need nothing else; others need --weights, verified by
     checksum). Fine-tuned models need --weights, the checkpoint they started from.
 
-    Output columns: id, chrom, start, end, strand, label (when known), prob_<class> per class,
+    Output columns: id, split, chrom, start, end, strand, label (when known), prob_<class> per class,
     predicted_label (the most probable class).
     """
     setup_logging(verbose)

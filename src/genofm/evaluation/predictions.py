@@ -14,8 +14,11 @@ COORDINATES = ("chrom", "start", "end", "strand")
 
 
 def prediction_table(frame: pd.DataFrame, proba: np.ndarray, classes: Sequence[str]) -> pd.DataFrame:
-    """id, coordinates, label (when any row has one), ``prob_<class>`` per class, predicted_label."""
+    """id, split (so training rows are never mistaken for held-out ones), coordinates, label (when any
+    row has one), ``prob_<class>`` per class, predicted_label."""
     table = pd.DataFrame({"id": frame["id"].to_numpy()})
+    if "split" in frame.columns:
+        table["split"] = frame["split"].to_numpy()
     for column in COORDINATES:
         if column in frame.columns:
             table[column] = frame[column].to_numpy()

@@ -113,6 +113,9 @@ def comparison_row(model_dir: Path, dataset_name: str | None = None) -> dict:
         "n_train": data.get("n_train"),
         "n_test": data.get("n_test"),
         "classes": ",".join(document["classes"]),
+        "positive_class": document_metrics.get("positive_class") or "",
+        "chance_auroc": 0.5,
+        "chance_auprc": _chance_auprc(document_metrics),
     }
     _fill_metrics(row, metrics)
     for name in METRICS:  # validation point estimates: what to choose a model by
@@ -120,6 +123,13 @@ def comparison_row(model_dir: Path, dataset_name: str | None = None) -> dict:
     row["model_dir"] = str(model_dir)
     row["_provenance"] = provenance
     return row
+
+
+def _chance_auprc(document_metrics: dict) -> float | None:
+    """AUPRC of a random ranking: the positive class's share of the test split (binary tasks)."""
+    positive, counts = document_metrics.get("positive_class"), document_metrics.get("class_counts") or {}
+    total = sum(counts.values())
+    return round(counts[positive] / total, 4) if positive in counts and total else None
 
 
 def _fill_metrics(row: dict, metrics: dict) -> None:
@@ -138,27 +148,41 @@ def _seed_rows(group: list[dict], n_bootstrap: int) -> list[dict]:
     first = group[0]
     seeds = sorted(int(r["seed"]) for r in group)
     common = {k: first[k] for k in ("dataset", "model", "backbone", "options", "head", "feature_group", "n_features",
-                                    "n_train", "n_test", "classes")}
+                                    "n_train", "n_test", "classes", "positive_class", "chance_auroc", "chance_auprc")}
     spread = {"kind": "seeds", **common, "seed": ",".join(map(str, seeds)), "n_seeds": len(group),
               "name": f"{first['name']} (mean of {len(group)} seeds)", "model_dir": ""}
     for name in METRICS:
         spread[f"{name}_ci_low"] = spread[f"{name}_ci_high"] = None
     spread.update(metric_spread(group))
     ensemble = {"kind": "ensemble", **common, "seed": spread["seed"], "n_seeds": len(group),
-                "name": f"{first['name']} (ensemble of {len(group)} seeds)", "model_dir": ""}
+                "name": f"{first['name']} (ensemble of {len(group)} seeds)", "model_dir": "", "report": ""}
     _fill_metrics(ensemble, ensemble_metrics([Path(r["model_dir"]) for r in group], first["classes"].split(","),
                                              n_bootstrap=n_bootstrap, seed=0)["metrics"])
     return [spread, ensemble]
 
 
-def compare_models(model_dirs: Sequence[Path], names: Sequence[str] | None = None, n_bootstrap: int = 1000) -> pd.DataFrame:
+def compare_models(model_dirs: Sequence[Path], names: Sequence[str] | None = None, n_bootstrap: int = 1000,
+                   model_link: str | None = None, report_link: str | None = None,
+                   shown_as: Sequence[Path] | None = None) -> pd.DataFrame:
     """One row per model folder, plus seeds/ensemble rows for models differing only by seed; sorted by
-    dataset then AUROC (best first)."""
+    dataset then AUROC (best first).
+
+    ``model_link`` / ``report_link``: where each model folder and its interpret report are published,
+    relative to the comparison folder, with ``{dataset}`` and ``{folder}`` (the model folder's name)
+    filled in, e.g. ``../{dataset}/train/{folder}``; the pipeline passes its publishing layout. Without
+    them, ``model_dir`` is the folder as given (``shown_as``: the paths the user gave, when
+    ``model_dirs`` are unpacked archives), and no report is linked.
+    """
     if not model_dirs:
         raise GenofmError("no model folders given; pass one or more genofm-train output folders")
     if names and len(names) != len(model_dirs):
         raise GenofmError(f"{len(names)} --name value(s) for {len(model_dirs)} model folders; give one per folder or none")
     rows = [comparison_row(Path(d), names[i] if names else None) for i, d in enumerate(model_dirs)]
+    shown_dirs: list[str] = []
+    for row, folder in zip(rows, shown_as or model_dirs):
+        fill = {"dataset": row["dataset"], "folder": Path(folder).name}
+        shown_dirs.append(model_link.format(**fill) if model_link else str(folder))
+        row["report"] = report_link.format(**fill) if report_link else ""
     shown = _shown_options(rows)
     for row in rows:
         row["model"] = model_label(row.pop("_provenance"), shown)
@@ -174,8 +198,24 @@ def compare_models(model_dirs: Sequence[Path], names: Sequence[str] | None = Non
             log.warning("%d models named %r share a seed; listed separately, not as seeds of one model", len(group), group[0]["name"])
             continue
         extra.extend(_seed_rows(group, n_bootstrap))
+    for row, shown_dir in zip(rows, shown_dirs):  # after the ensembles, which read the real folders
+        row["model_dir"] = shown_dir
     table = pd.DataFrame(rows + extra)
     return table.sort_values(["dataset", "auroc"], ascending=[True, False], na_position="last").reset_index(drop=True)
+
+
+def _task_line(table: pd.DataFrame) -> str:
+    """Per dataset: which class is positive, and what a random ranking would score (the chance line)."""
+    parts = []
+    for dataset, rows in table.groupby("dataset", sort=False):
+        first = rows.iloc[0]
+        if first.get("positive_class"):
+            auprc = first.get("chance_auprc")
+            chance = f"chance AUROC 0.5, chance AUPRC {auprc:.3f} (the positive share of the test split)" if pd.notna(auprc) else "chance AUROC 0.5"
+            parts.append(f"{dataset}: {first['positive_class']} is the positive class ({first['classes'].replace(',', ' vs ')}); {chance}")
+        else:
+            parts.append(f"{dataset}: {first['classes'].count(',') + 1} classes ({first['classes']}), macro one-vs-rest metrics; chance AUROC 0.5")
+    return ". ".join(parts) + ". The dashed lines in the plots mark chance."
 
 
 def write_comparison(table: pd.DataFrame, output: Path) -> None:
@@ -197,10 +237,11 @@ def write_comparison(table: pd.DataFrame, output: Path) -> None:
                 f"{v:.3f} \u00b1 {sd:.3f} (sd)" if pd.notna(v) and pd.notna(sd) else ""
                 for v, sd in zip(table.loc[table["kind"] == "seeds", name], table.loc[table["kind"] == "seeds", f"{name}_sd"])
             ]
+        shown["report"] = [html.link(r, "report") if r else "" for r in table.get("report", pd.Series([""] * len(table)))]
         for name in VALID_SHOWN:
             shown[f"valid {name}"] = [f"{v:.3f}" if pd.notna(v) else "" for v in table.get(f"valid_{name}", pd.Series(index=table.index, dtype=float))]
         columns = ["dataset", "model", "head", "feature_group", "kind", "seed", "n_train", "n_test",
-                   *[f"valid {m}" for m in VALID_SHOWN], *[f"{m} (95% CI)" for m in METRICS]]
+                   *[f"valid {m}" for m in VALID_SHOWN], *[f"{m} (95% CI)" for m in METRICS], "report"]
         summary = table["kind"] != "model"
         grouped = set(zip(table.loc[summary, "dataset"], table.loc[summary, "model"], table.loc[summary, "head"]))
         single = [(d, m, h) not in grouped for d, m, h in zip(table["dataset"], table["model"], table["head"])]
@@ -213,7 +254,9 @@ def write_comparison(table: pd.DataFrame, output: Path) -> None:
                            "(kind seeds) and as the ensemble of their averaged probabilities (kind ensemble). "
                            "Choose between models on the validation columns (valid ...); the test columns report the "
                            "chosen model and must not be used to choose it."),
-            html.section("Test metrics", html.table(shown.loc[main_rows, columns], max_rows=500, note=f"Full table: {COMPARISON_TSV}")),
+            html.paragraph(_task_line(table)),
+            html.section("Test metrics", html.table(shown.loc[main_rows, columns], max_rows=500, note=f"Full table: {COMPARISON_TSV}",
+                                                    raw_columns=("report",))),
             html.section("AUROC", html.image(tmp / "auroc.png", "Test AUROC with 95% interval")),
             html.section("AUPRC", html.image(tmp / "auprc.png", "Test AUPRC with 95% interval")),
         ]

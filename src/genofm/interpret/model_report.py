@@ -277,6 +277,48 @@ def _selection_section(document: dict, metrics: dict | None) -> str:
     return html.section("Model selection (validation split)", *parts)
 
 
+def _top_per_side(ranked: pd.DataFrame, top: int, classes: list[str]) -> pd.DataFrame:
+    """The ``top`` features of each class; for a binary head, of each side (the class a feature pushes towards)."""
+    if len(classes) == 2 and "towards" in ranked.columns:
+        ordered = ranked.sort_values("abs_coefficient", ascending=False, kind="stable")
+        shown = ordered.groupby("towards", sort=False, group_keys=False).head(top).copy()
+        shown["rank"] = shown.groupby("towards")["abs_coefficient"].rank(ascending=False, method="first").astype(int)
+        order = {c: i for i, c in enumerate(reversed(classes))}  # the positive class first
+        return shown.sort_values(["towards", "rank"], key=lambda col: col.map(order) if col.name == "towards" else col)
+    return ranked[ranked["rank"] <= top]
+
+
+def _rows_per_side(frame: pd.DataFrame, max_rows: int) -> tuple[pd.DataFrame, str]:
+    """At most ``max_rows`` rows, shared out over the classes of a ``towards`` (or ``class``) column.
+
+    A table sorted by class would otherwise show only its first class's rows.
+    """
+    key = next((c for c in ("towards", "class") if c in frame.columns), None)
+    if len(frame) <= max_rows or key is None or frame[key].nunique() < 2:
+        return frame.head(max_rows), ""
+    per = max(1, max_rows // frame[key].nunique())
+    return frame.groupby(key, sort=False, group_keys=False).head(per), f"First {per} rows per {key}. "
+
+
+def _feature_meaning(document: dict) -> list[str]:
+    """Each backbone's explanation of its feature names (``Backbone.feature_help``)."""
+    from genofm.backbones import REGISTRY, backbone_class
+
+    prov = document["backbone"]
+    names = [m.get("backbone") for m in prov.get("stack") or []] or [prov.get("backbone")]
+    texts = []
+    for name in dict.fromkeys(names):
+        if name not in REGISTRY:
+            continue
+        try:
+            help_text = backbone_class(name).feature_help
+        except ImportError:
+            continue
+        if help_text:
+            texts.append(f"{name}: {help_text}")
+    return texts
+
+
 def _render(document: dict, metrics: dict | None, model_dir: Path, ranked: pd.DataFrame | None,
             sections: list[ReportSection], out_dir: Path, top: int, notes: list[str]) -> str:
     dataset = document.get("dataset") or {}
@@ -300,8 +342,10 @@ def _render(document: dict, metrics: dict | None, model_dir: Path, ranked: pd.Da
         notes.append(f"{model_dir / 'metrics.json'} is missing, so no test metrics are shown.")
 
     if ranked is not None:
-        shown = ranked[ranked["rank"] <= top]
-        keep = [c for c in ["class", "rank", "backbone", "feature", "coefficient", "towards", "stability", "cv_mean", "cv_sd",
+        shown = _top_per_side(ranked, top, document["classes"])
+        binary = len(document["classes"]) == 2 and "towards" in shown.columns
+        keep = [c for c in ["towards" if binary else "class", "rank", "backbone", "feature", "coefficient",
+                            *([] if binary else ["towards"]), "stability", "cv_mean", "cv_sd",
                             "cv_same_sign", "importance_sd"] if c in shown.columns]
         blocks.append(html.section(
             "Top features",
@@ -310,15 +354,20 @@ def _render(document: dict, metrics: dict | None, model_dir: Path, ranked: pd.Da
                            "feature stays in the top list with the same sign; cv_mean/cv_sd summarise the cross-validation fits."
                            if "cv_mean" in ranked.columns or document.get("head") == "logreg" else ""),
             html.image(out_dir / TOP_FEATURES_PNG, "Top features by class"),
-            html.table(shown[keep], max_rows=top * shown["class"].nunique(), note=f"All features: {FEATURES_TSV}"),
+            html.table(shown[keep], max_rows=len(shown), note=f"Top {top} per class; all features: {FEATURES_TSV}"),
         ))
+        meaning = _feature_meaning(document)
+        if meaning:
+            blocks.append(html.section("What the feature names mean", *[html.paragraph(text) for text in meaning],
+                                       html.paragraph("Also in docs/features.md.", "note")))
 
     for part in sections:
         parts = [html.paragraph(part.text)]
         parts += [html.image(out_dir / name, Path(name).stem.replace("_", " ")) for name in part.figures]
         for stem, frame in part.tables.items():
             parts.append(f"<h3>{html.esc(stem.replace('_', ' '))}</h3>")
-            parts.append(html.table(frame, max_rows=25, note=f"Full table: {stem}.tsv"))
+            frame, note = _rows_per_side(frame, 25)
+            parts.append(html.table(frame, max_rows=len(frame), note=f"{note}Full table: {stem}.tsv"))
         blocks.append(html.section(part.title, *parts))
 
     provenance = [

@@ -54,15 +54,24 @@ def _cell(value: object, digits: int) -> str:
     return f"<td>{esc(value)}</td>"
 
 
-def table(frame: pd.DataFrame, max_rows: int = 40, digits: int = 4, note: str = "") -> str:
-    """An HTML table of the first ``max_rows`` rows, with a note saying where the rest is."""
+def link(href: str, text: str) -> str:
+    """An HTML link (for table columns named in ``raw_columns``)."""
+    return f"<a href='{esc(href)}'>{esc(text)}</a>"
+
+
+def table(frame: pd.DataFrame, max_rows: int = 40, digits: int = 4, note: str = "", raw_columns: Sequence[str] = ()) -> str:
+    """An HTML table of the first ``max_rows`` rows, with a note saying where the rest is.
+
+    Cells of ``raw_columns`` are inserted as they are (HTML built with ``link``); all others are escaped.
+    """
     if frame is None or frame.empty:
         return "<p class='note'>(empty table)</p>"
     head = "".join(f"<th>{esc(c)}</th>" for c in frame.columns)
+    raw = [c in raw_columns for c in frame.columns]
     rows = []
     for record in frame.head(max_rows).itertuples(index=False):
         values = [v.item() if hasattr(v, "item") else v for v in record]
-        rows.append("<tr>" + "".join(_cell(v, digits) for v in values) + "</tr>")
+        rows.append("<tr>" + "".join(f"<td>{v}</td>" if is_raw else _cell(v, digits) for v, is_raw in zip(values, raw)) + "</tr>")
     more = f"<p class='note'>Showing {max_rows} of {len(frame)} rows. {esc(note)}</p>" if len(frame) > max_rows else (
         f"<p class='note'>{esc(note)}</p>" if note else "")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
