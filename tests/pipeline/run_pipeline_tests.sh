@@ -92,6 +92,29 @@ expect_rejected bad_label "line 2, column 'label': 'Oct 4' is not valid" --input
 expect_rejected one_class "only one class \(Oct4\)" --input "$SHEETS/one_class.csv"
 expect_rejected interval_without_genome "peaks.bed holds intervals; fill the genome column" --input "$SHEETS/bed_without_genome.csv"
 
+# expect_task_fails NAME REGEX ARGS...: non-zero exit inside a task, the tool's one error line
+# (REGEX) in the output, and nothing published.
+expect_task_fails() {
+    local name=$1 regex=$2
+    shift 2
+    local dir=$TMP/task_fails/$name
+    if nf "$dir" "$@" --outdir out; then
+        fail "task fails $name (exit 0)" "$dir/run.log"
+    elif ! grep -Eq -e "$regex" "$dir/run.log"; then
+        fail "task fails $name (message /$regex/ missing)" "$dir/run.log"
+    elif [ -n "$(find "$dir/out" -name '*.parquet' 2>/dev/null)" ]; then
+        fail "task fails $name (a dataset was published)" "$dir/run.log"
+    else
+        pass "task fails $name: $(grep -E -o -e "genofm-[a-z]+: error: .{0,160}" "$dir/run.log" | head -n1)"
+    fi
+}
+python3 -c "print('>chr1:0-200\n' + 'N' * 200 + '\n>chr8:0-200\n' + 'N' * 190 + 'ACGTACGTAC')" > "$SHEETS/all_n.fa"
+printf 'dataset,label,file,genome\nds,Oct4,%s/sample.fa,\nds,Empty,%s/all_n.fa,\n' "$JANGGU" "$SHEETS" > "$SHEETS/all_n_class.csv"
+expect_task_fails split_one_class "genofm-prepare: error: the test split holds only class .*--max-per-class \(pipeline: --max_per_class\)" \
+    -profile test --backbones kmer --max_per_class 20
+expect_task_fails class_filtered_away "genofm-prepare: error: only class \['Oct4'\] is left after filtering; nothing is left of 'Empty' \(2 read: too_many_n 2\)" \
+    -profile test --backbones kmer --input "$SHEETS/all_n_class.csv"
+
 # ---------------------------------------------------------------------------------------------
 echo "== 2. -stub run of the test profile"
 STUB_DIR=$TMP/stub

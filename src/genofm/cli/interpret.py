@@ -38,6 +38,7 @@ def model(
     refits: Annotated[int, typer.Option(min=0, help="Bootstrap refits at the chosen C for the stability score (0: skip); permutation repeats for non-linear heads (at most 5).")] = 20,
     option: Annotated[Optional[list[str]], typer.Option("--option", "-O", help="Explainer option key=value (repeatable), e.g. jaspar_release=JASPAR2026, motif_kmers=50, motif_show=15; a key none of the model's explainers declares is an error.", show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap refits and permutations.")] = 0,
+    model_link: Annotated[Optional[str], typer.Option("--model-link", help="Where the model folder is published, relative to --output, with {folder} (its name) filled in, e.g. '../../train/{folder}'; shown in the report. Default: its path relative to --output.", show_default=False)] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Rank the features behind a model's calls and write a self-contained HTML report.
@@ -59,12 +60,17 @@ def model(
     """
     setup_logging(verbose)
     check_output(output, directory=True)
+    import os
+
     from genofm.interpret.model_report import interpret_model
     from genofm.model_archive import model_folder
 
+    if model_link and any(key != "folder" for key in _fields(model_link)):
+        raise GenofmError(f"--model-link {model_link!r}: only {{folder}} can be filled in")
+    shown = model_link.format(folder=model_dir.name) if model_link else os.path.relpath(model_dir.absolute(), output.absolute())
     with model_folder(model_dir) as folder:
         interpret_model(folder, output, dataset=dataset, embeddings=embeddings, weights=weights, top=top,
-                        refits=refits, seed=seed, options=split_pairs(option))
+                        refits=refits, seed=seed, options=split_pairs(option), model_link=shown)
 
 
 @app.command()

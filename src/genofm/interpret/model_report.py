@@ -191,6 +191,7 @@ def interpret_model(
     refits: int = 20,
     seed: int = 0,
     options: dict[str, str] | None = None,
+    model_link: str | None = None,
 ) -> Path:
     """Write features.tsv, top_features.png, explainer tables/figures and report.html into ``output``."""
     from genofm.heads.store import read_model
@@ -236,7 +237,7 @@ def interpret_model(
                 if (tmp / f"{stem}.tsv").exists():
                     raise RuntimeError(f"two report tables are both named {stem!r}; explainers must use distinct table names")
                 table.to_csv(tmp / f"{stem}.tsv", sep="\t", index=False, na_rep="")
-        html_text = _render(document, metrics, model_dir, ranked, sections, tmp, top, notes)
+        html_text = _render(document, metrics, model_dir, ranked, sections, tmp, top, notes, model_link)
         (tmp / "report.html").write_text(html_text, encoding="utf-8")
     log.info("wrote %s", Path(output) / "report.html")
     return Path(output)
@@ -320,7 +321,7 @@ def _feature_meaning(document: dict) -> list[str]:
 
 
 def _render(document: dict, metrics: dict | None, model_dir: Path, ranked: pd.DataFrame | None,
-            sections: list[ReportSection], out_dir: Path, top: int, notes: list[str]) -> str:
+            sections: list[ReportSection], out_dir: Path, top: int, notes: list[str], model_link: str | None = None) -> str:
     dataset = document.get("dataset") or {}
     backbone = document["backbone"]
     head = document.get("head", "fine-tuned")
@@ -382,7 +383,7 @@ def _render(document: dict, metrics: dict | None, model_dir: Path, ranked: pd.Da
         ("chosen C", (document.get("head_state") or {}).get("C")),
         ("seed", document.get("seed")),
         ("model created", document.get("created")),
-        ("model folder", str(model_dir)),
+        ("model folder (from this report)", model_link or str(model_dir)),
         ("genofm version (training)", document.get("genofm_version")),
         ("torch version (embedding)", backbone.get("torch_version")),
     ]
