@@ -164,6 +164,15 @@ else
         sai=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
                           $col["backbone"] == "spliceai" { print $col["auroc"] }' "$REAL/out/comparison/comparison.tsv" 2>/dev/null)
         echo "      (spliceai logreg test AUROC: ${sai:-none})"
+        # every model folder and report named in comparison.tsv resolves from the comparison folder
+        unresolved=$(cd "$REAL/out/comparison" 2>/dev/null && awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+                     $col["kind"] == "model" { print $col["model_dir"]; if ($col["report"] != "") print $col["report"] }' comparison.tsv |
+                     while read -r p; do [ -e "$p" ] || echo "$p"; done)
+        if [ -z "$unresolved" ] && [ -s "$REAL/out/comparison/comparison.tsv" ]; then
+            pass "comparison.tsv model folders and reports resolve under the published results"
+        else
+            fail "comparison.tsv paths that do not resolve: ${unresolved:-no comparison.tsv}" "$REAL/run.log"
+        fi
 
         # -------------------------------------------------------------------------------------
         echo "== 4. -resume re-executes nothing"
