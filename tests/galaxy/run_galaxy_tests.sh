@@ -229,16 +229,16 @@ for test in record.get("tests", []):
     name = f"{test.get('id', '?')}"
     seconds = data.get("time_seconds")
     timing = f"{seconds:.0f} s" if isinstance(seconds, (int, float)) else "? s"
-    problems = (data.get("job") or {}).get("stderr", "") if status != "success" else ""
-    line = "PASS" if status == "success" else "FAIL"
-    print(f"{line}\t{name} ({timing})")
+    stderr = (data.get("job") or {}).get("stderr", "") if status != "success" else ""
+    print(f"{'PASS' if status == 'success' else 'FAIL'}\t{name} ({timing})")
     if status != "success":
-        for problem in (data.get("output_problems") or [])[:5]:
-            print(f"\t  {str(problem)[:800]}")
+        notes = [str(p) for p in (data.get("output_problems") or [])[:5]]
         if data.get("execution_problem"):
-            print(f"\t  {str(data['execution_problem'])[:800]}")
-        if problems:
-            print("\t  stderr: " + problems.strip()[-800:])
+            notes.append(str(data["execution_problem"]))
+        if stderr:
+            notes.append("stderr: " + stderr.strip()[-600:])
+        for note in notes:
+            print("NOTE\t" + " | ".join(note.splitlines())[:700])
 EOF
 }
 for tool in "${TOOL_IDS[@]}"; do
@@ -257,7 +257,7 @@ for tool in "${TOOL_IDS[@]}"; do
         case $verdict in
             PASS) pass "$detail"; n_cases=$((n_cases + 1)) ;;
             FAIL) fail "$detail"; n_cases=$((n_cases + 1)) ;;
-            *) printf '%s\n' "$detail" ;;
+            NOTE) printf '      %s\n' "$detail" ;;
         esac
     done < <(report_cases "$TMP/$tool.json")
     if [ "$n_cases" -lt 2 ]; then
