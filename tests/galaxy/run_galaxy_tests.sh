@@ -230,6 +230,7 @@ for test in record.get("tests", []):
     seconds = data.get("time_seconds")
     timing = f"{seconds:.0f} s" if isinstance(seconds, (int, float)) else "? s"
     stderr = (data.get("job") or {}).get("stderr", "") if status != "success" else ""
+    # anything but success (failure, error, skip) counts as a failure: every case must run
     print(f"{'PASS' if status == 'success' else 'FAIL'}\t{name} ({timing})")
     if status != "success":
         notes = [str(p) for p in (data.get("output_problems") or [])[:5]]
@@ -244,7 +245,7 @@ EOF
 for tool in "${TOOL_IDS[@]}"; do
     start=$(date +%s.%N)
     "$GALAXY_VENV/bin/galaxy-tool-test" -u "$URL" -k "$USER_KEY" -a "$ADMIN_KEY" -t "$tool" \
-        --parallel-tests "$PARALLEL" --history-per-test-case --no-history-cleanup \
+        --parallel-tests "$PARALLEL" --history-per-test-case --no-history-cleanup --with-reference-data \
         -j "$TMP/$tool.json" -o "$TMP/outputs/$tool" > "$TMP/$tool.log" 2>&1
     rc=$?
     elapsed=$(seconds_since "$start")
