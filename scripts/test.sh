@@ -25,7 +25,7 @@ echo "== SLURM tests (a single-node cluster on this machine)"
 bash tests/slurm/run_slurm_tests.sh || status=1
 
 echo "== galaxy tests"
-bash tests/galaxy/run_galaxy_tests.sh --lint-only || status=1
+bash tests/galaxy/run_galaxy_tests.sh || status=1
 
 # ---- container tests (owned by the containers/ developer): add their script call below ------
 echo "== container tests"
