@@ -14,7 +14,8 @@ def csvList(value) {
 // weights folder of a backbone as a staged input, or [] (nf-core's "no file" placeholder): the
 // backbones that need weights are those with a --<backbone>_dir parameter
 def backboneWeights(String backbone) {
-    def dir = params["${backbone}_dir"]
+    def name = "${backbone}_dir".toString()
+    def dir = params.containsKey(name) ? params[name] : null
     return dir ? file(dir.toString(), checkIfExists: true) : []
 }
 
