@@ -195,7 +195,7 @@ else
     fi
 
     # -----------------------------------------------------------------------------------------
-    echo "== 5. fine-tuning branch with a tiny random DNABERT-6, and Sei from --sei_dir (structure, not accuracy)"
+    echo "== 5. fine-tuning branch with a tiny random DNABERT-6, the cnn from scratch, and Sei from --sei_dir (structure, not accuracy)"
     FT=$TMP/finetune
     mkdir -p "$FT"
     if python -m genofm.testing.tiny_lm --model dnabert6 --out "$FT/tiny_dnabert6" > "$FT/tiny.log" 2>&1 &&
@@ -209,17 +209,19 @@ process {
 CONFIG
         if nf "$FT" -profile test -c "$FT/quick.config" --outdir out --max_per_class 60 \
             --backbones kmer,dnabert6,sei --dnabert6_dir "$FT/tiny_dnabert6" --sei_dir "$FT/tiny_sei" \
-            --finetune_backbones dnabert6; then
+            --finetune_backbones dnabert6,cnn; then
             pass "fine-tuning run completes ($(cat "$FT/wall_s") s)"
             d=oct4_mafk
             expect_files "$FT/out" "fine-tuning run" \
                 $d/train/$d.dnabert6.finetune/model.json $d/train/$d.dnabert6.finetune/metrics.json \
                 $d/predict/$d.dnabert6.finetune.predictions.tsv $d/interpret/$d.dnabert6.finetune/report.html \
                 $d/train/$d.dnabert6.logreg/model.json $d/embed/dnabert6/$d.dnabert6.h5 \
-                $d/train/$d.sei.logreg/model.json $d/interpret/$d.sei.logreg/sei_assay_aggregate.tsv
+                $d/train/$d.sei.logreg/model.json $d/interpret/$d.sei.logreg/sei_assay_aggregate.tsv \
+                $d/train/$d.cnn.finetune/cnn.safetensors $d/predict/$d.cnn.finetune.predictions.tsv \
+                $d/interpret/$d.cnn.finetune/cnn_sites.tsv
             rows=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next } { print $col["backbone"] "/" $col["head"] }' \
                        "$FT/out/comparison/comparison.tsv" 2>/dev/null | sort | tr '\n' ' ')
-            if [ "$rows" = "dnabert6/finetuned dnabert6/logreg kmer/logreg sei/logreg " ]; then
+            if [ "$rows" = "cnn/finetuned dnabert6/finetuned dnabert6/logreg kmer/logreg sei/logreg " ]; then
                 pass "comparison lists the fine-tuned model beside the heads ($rows)"
             else
                 fail "comparison rows: '$rows'" "$FT/out/comparison/comparison.tsv"
@@ -228,6 +230,13 @@ CONFIG
                 pass "ext.args from a -c config reach genofm-train --finetune"
             else
                 fail "ext.args from a -c config reach genofm-train --finetune" "$FT/run.log"
+            fi
+            cnn_cmds=$(grep -l -e "--finetune cnn" "$FT"/work/*/*/.command.sh)
+            train_cmds=$(grep -l -e "genofm-train" "$FT"/work/*/*/.command.sh)
+            if [ -n "$cnn_cmds" ] && ! grep -q -e "--weights" $cnn_cmds && [ -z "$(grep -L -e "--threads" $train_cmds)" ]; then
+                pass "cnn trained from scratch (no --weights); every genofm-train task given --threads task.cpus"
+            else
+                fail "cnn without --weights, --threads on every genofm-train task" "$FT/run.log"
             fi
         else
             fail "fine-tuning run" "$FT/run.log"

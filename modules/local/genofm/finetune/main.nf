@@ -28,6 +28,7 @@ process GENOFM_FINETUNE {
         --finetune ${meta.backbone} \\
         ${weights_arg} \\
         --device ${device} \\
+        --threads ${task.cpus} \\
         --output ${prefix} \\
         ${args}
     """

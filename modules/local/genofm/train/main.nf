@@ -25,6 +25,7 @@ process GENOFM_TRAIN {
         ${dataset} \\
         ${embedding_args} \\
         --head ${meta.head} \\
+        --threads ${task.cpus} \\
         --output ${prefix} \\
         ${args}
     """
