@@ -120,7 +120,7 @@ def tool_outputs(out: Path) -> None:
     # the training run's own test-split predictions: what predict must reproduce from the archive
     shutil.copyfile(out / "planted_model" / "test_predictions.tsv", out / "planted_test_predictions.tsv")
     shutil.rmtree(out / "planted_model")
-    # 3-mer features: a second model for compare, and a shard train must refuse to mix with 4-mers
+    # 3-mer features: a second model for compare
     run(tool("genofm-embed"), str(out / "planted.parquet"), "--backbone", "kmer", "-O", "k=3",
         "--output", str(out / "planted_kmer3.h5"))
     run(tool("genofm-train"), str(out / "planted.parquet"), "--embeddings", str(out / "planted_kmer3.h5"),
