@@ -22,7 +22,15 @@ workflow GENOFM {
     main:
     ch_versions = channel.empty()
 
-    GENOFM_PREPARE(ch_samplesheet)
+    // epigenomic tracks (--tracks): the sheet plus every file it names, staged for genofm-prepare
+    def tracks_sheet = params.tracks ? file(params.tracks, checkIfExists: true) : []
+    def track_files = params.tracks
+        ? tracks_sheet.splitCsv(header: true, sep: tracks_sheet.name.endsWith('.csv') ? ',' : '\t')
+            .findAll { row -> row.file }
+            .collect { row -> row.file.startsWith('/') ? file(row.file) : tracks_sheet.parent.resolve(row.file) }
+            .collectMany { track -> [track] + ['.tbi', '.csi'].collect { ext -> file("${track}${ext}") }.findAll { index -> index.exists() } }
+        : []
+    GENOFM_PREPARE(ch_samplesheet, tracks_sheet, track_files)
     ch_versions = ch_versions.mix(GENOFM_PREPARE.out.versions)
     // downstream steps key on the dataset name only
     ch_dataset = GENOFM_PREPARE.out.dataset.map { meta, pq -> [[id: meta.id], pq] }
@@ -41,8 +49,22 @@ workflow GENOFM {
     ch_versions = ch_versions.mix(EMBED_SHARDED.out.versions)
 
     ch_dataset_by_name = ch_dataset.map { meta, pq -> [meta.id, pq] }
+    // track features: a backbone of their own, and joined with every sequence backbone (one head
+    // on both), so the comparison holds the ablation: sequence only, tracks only, both
+    ch_tracks = GENOFM_PREPARE.out.tracks.map { meta, h5 -> [meta.id, h5] }
+    ch_embeddings = EMBED_SHARDED.out.embeddings
+        .mix(ch_tracks.map { name, h5 -> [[id: "${name}.tracks".toString(), dataset: name, backbone: 'tracks'], [h5]] })
+        .mix(
+            EMBED_SHARDED.out.embeddings
+                .map { meta, h5s -> [meta.dataset, meta, h5s] }
+                .combine(ch_tracks, by: 0)
+                .map { name, meta, h5s, h5 ->
+                    def backbone = "${meta.backbone}+tracks".toString()
+                    [meta + [id: "${name}.${backbone}".toString(), backbone: backbone], h5s + [h5]]
+                }
+        )
     // [ meta, dataset, embedding shards ]: one per dataset x backbone x head
-    ch_head_inputs = EMBED_SHARDED.out.embeddings
+    ch_head_inputs = ch_embeddings
         .map { meta, h5s -> [meta.dataset, meta, h5s] }
         .combine(ch_dataset_by_name, by: 0)
         .flatMap { _name, meta, h5s, pq ->
@@ -77,7 +99,7 @@ workflow GENOFM {
     // explainers that run the backbone (Sei sequence classes, attention maps) get its weights too
     def weights_by_backbone = (backbones + finetune).unique().collectEntries { backbone -> [backbone, backboneWeights(backbone)] }
     GENOFM_INTERPRET(
-        ch_model_inputs.map { meta, pq, model, h5s, weights -> [meta, pq, model, h5s, weights ?: weights_by_backbone[meta.backbone]] }
+        ch_model_inputs.map { meta, pq, model, h5s, weights -> [meta, pq, model, h5s, weights ?: (weights_by_backbone[meta.backbone] ?: [])] }
     )
     ch_versions = ch_versions.mix(GENOFM_INTERPRET.out.versions)
 

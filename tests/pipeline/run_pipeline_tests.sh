@@ -135,6 +135,18 @@ else
     fail "stub run with --shard_count 3 --head logreg,mlp" "$STUB_SHARDS/run.log"
 fi
 
+# synthetic epigenomic tracks over the bundled peaks (DNase high at Oct4 peaks, H3K4me3 noise)
+TRACKS=$TMP/tracks_sheet
+python -m genofm.testing.tiny_tracks --out "$TRACKS" Oct4="$JANGGU/sample.fa" MafK="$JANGGU/sample2.fa" \
+    --signal-class Oct4 > "$TMP/tiny_tracks.log" 2>&1 || fail "genofm.testing.tiny_tracks" "$TMP/tiny_tracks.log"
+STUB_TRACKS=$TMP/stub_tracks
+if nf "$STUB_TRACKS" -profile test -stub --outdir out --backbones kmer --tracks "$TRACKS/tracks.tsv" &&
+    [ "$(grep -c 'Submitted process > .*GENOFM_TRAIN' "$STUB_TRACKS/run.log")" = 3 ]; then
+    pass "stub run with --tracks: kmer, tracks and kmer+tracks models"
+else
+    fail "stub run with --tracks" "$STUB_TRACKS/run.log"
+fi
+
 if [ "$QUICK" = true ]; then
     echo "(--quick: skipping the real test-profile run and -resume)"
 else
@@ -192,6 +204,23 @@ else
         echo "wall time: test profile ${real_wall} s; -resume ${resume_wall:-n/a} s"
     else
         fail "test profile run" "$REAL/run.log"
+    fi
+
+    # -----------------------------------------------------------------------------------------
+    echo "== 4b. epigenomic tracks: the ablation (sequence only, tracks only, both) in the comparison"
+    TR=$TMP/tracks_run
+    if nf "$TR" -profile test --outdir out --backbones kmer --max_per_class 300 --tracks "$TRACKS/tracks.tsv" --track_bins 2; then
+        rows=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next } { print $col["backbone"] }' \
+               "$TR/out/comparison/comparison.tsv" 2>/dev/null | sort | tr '\n' ' ')
+        if [ "$rows" = "kmer kmer+tracks tracks " ] && [ -s "$TR/out/oct4_mafk/prepare/oct4_mafk.tracks.h5" ]; then
+            pass "tracks ablation rows in comparison.tsv: $rows($(cat "$TR/wall_s") s)"
+            awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next } { printf "      %-12s test AUROC %s\n", $col["backbone"], $col["auroc"] }' \
+                "$TR/out/comparison/comparison.tsv"
+        else
+            fail "tracks ablation rows (got: ${rows:-none})" "$TR/out/comparison/comparison.tsv"
+        fi
+    else
+        fail "test profile with --tracks" "$TR/run.log"
     fi
 
     # -----------------------------------------------------------------------------------------

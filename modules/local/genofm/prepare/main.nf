@@ -5,10 +5,14 @@ process GENOFM_PREPARE {
     input:
     // meta.labels[i] is the class of every sequence in inputs[i] ('' = labels inside the file)
     tuple val(meta), path(inputs, stageAs: 'input*/*'), path(genome, stageAs: 'genome/*')
+    // optional epigenomic tracks: the sheet and the files it names ([] when not used)
+    path(tracks_sheet, stageAs: 'tracks_sheet/*')
+    path(track_files, stageAs: 'track_files/*')
 
     output:
     tuple val(meta), path("${prefix}.parquet")     , emit: dataset
     tuple val(meta), path("${prefix}.summary.json"), emit: summary
+    tuple val(meta), path("${prefix}.tracks.h5")   , emit: tracks, optional: true
     tuple val("${task.process}"), eval('genofm --versions'), emit: versions
 
     when:
@@ -24,10 +28,12 @@ process GENOFM_PREPARE {
         .collect { f, label -> label ? "${label}=${f}" : "${f}" }
         .join(' ')
     def genome_arg = genome ? "--genome ${genome}" : ''
+    def tracks_arg = tracks_sheet ? "--tracks ${tracks_sheet} --tracks-dir track_files" : ''  // writes ${prefix}.tracks.h5 next to the dataset
     """
     genofm-prepare \\
         ${sources} \\
         ${genome_arg} \\
+        ${tracks_arg} \\
         --output ${prefix}.parquet \\
         --summary ${prefix}.summary.json \\
         ${args}
@@ -38,5 +44,6 @@ process GENOFM_PREPARE {
     """
     touch ${prefix}.parquet
     echo '{"rows": 0}' > ${prefix}.summary.json
+    ${tracks_sheet ? "touch ${prefix}.tracks.h5" : ''}
     """
 }
