@@ -94,8 +94,11 @@ def test_non_linear_head_is_ranked_by_permutation_importance(models, monkeypatch
                             monkeypatch, capsys)
     assert code == 0, err
     features = pd.read_csv(out / "features.tsv", sep="\t")
-    assert set(features["class"]) <= {"mafk", "nfkb", "oct4"} and (features["abs_coefficient"] >= 0).all()
-    assert features["abs_coefficient"].max() > 0
+    # the value column is named by what it holds: no "coefficient" for a permutation ranking
+    assert {"permutation_importance", "abs_permutation_importance"} <= set(features.columns)
+    assert not {"coefficient", "abs_coefficient"} & set(features.columns)
+    assert set(features["class"]) <= {"mafk", "nfkb", "oct4"} and (features["abs_permutation_importance"] >= 0).all()
+    assert features["abs_permutation_importance"].max() > 0
     assert "permutation importance" in _text((out / "report.html").read_text())
 
 

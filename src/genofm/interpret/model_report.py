@@ -20,6 +20,7 @@ from genofm.atomic import atomic_path
 from genofm.errors import GenofmError
 from genofm.interpret import EXPLAINERS, SEQUENCE_EXPLAINERS, ExplainContext, ReportSection, resolve
 from genofm.interpret import report as html
+from genofm.interpret.ranking import named_by_value
 from genofm.options import for_backbone, names as option_names
 
 log = logging.getLogger("genofm")
@@ -134,6 +135,13 @@ def _explain_stack(ranked: pd.DataFrame, document: dict, context: ExplainContext
     return ranked, sections
 
 
+def _linear(document: dict) -> bool:
+    """Whether a head's ranking holds standardised coefficients (else permutation importances)."""
+    from genofm.heads import head_class
+
+    return bool(head_class(document["head"]).linear)
+
+
 def _run_explainer(spec: str | None, backbone: str, args: tuple, notes: list[str]) -> list[ReportSection]:
     """Run one explainer; its ExplainContext (the last argument) carries only the -O keys it declares."""
     if spec is None:
@@ -222,7 +230,7 @@ def interpret_model(
                 ranked, sections = _explain_stack(ranked, document, context, top, notes)
             else:
                 sections = _run_explainer(EXPLAINERS.get(backbone), backbone, (ranked, context), notes)
-            ranked.to_csv(tmp / FEATURES_TSV, sep="\t", index=False, na_rep="")
+            named_by_value(ranked, _linear(document)).to_csv(tmp / FEATURES_TSV, sep="\t", index=False, na_rep="")
             feature_bar_plot(ranked, tmp / TOP_FEATURES_PNG, top=top, xlabel=xlabel, classes=document["classes"])
         elif backbone not in SEQUENCE_EXPLAINERS:
             notes.append(f"genofm has no sequence-level explainer for fine-tuned {backbone} models; only metrics are shown.")
@@ -343,9 +351,9 @@ def _render(document: dict, metrics: dict | None, model_dir: Path, ranked: pd.Da
         notes.append(f"{model_dir / 'metrics.json'} is missing, so no test metrics are shown.")
 
     if ranked is not None:
-        shown = _top_per_side(ranked, top, document["classes"])
+        shown = named_by_value(_top_per_side(ranked, top, document["classes"]), _linear(document))
         binary = len(document["classes"]) == 2 and "towards" in shown.columns
-        keep = [c for c in ["towards" if binary else "class", "rank", "backbone", "feature", "coefficient",
+        keep = [c for c in ["towards" if binary else "class", "rank", "backbone", "feature", "coefficient", "permutation_importance",
                             *([] if binary else ["towards"]), "stability", "cv_mean", "cv_sd",
                             "cv_same_sign", "importance_sd"] if c in shown.columns]
         blocks.append(html.section(

@@ -20,6 +20,14 @@ from genofm.evaluation.metrics import auroc
 from genofm.heads.base import Head, blas_threads_for
 
 RANKED_COLUMNS = ["feature", "class", "coefficient", "abs_coefficient", "rank", "stability"]
+#: explainers read one value column ("coefficient"); written tables name it by what it holds
+PERMUTATION_NAMES = {"coefficient": "permutation_importance", "abs_coefficient": "abs_permutation_importance"}
+
+
+def named_by_value(ranked: pd.DataFrame, linear: bool) -> pd.DataFrame:
+    """The ranking as written to features.tsv and the report: a linear head's value column stays
+    ``coefficient`` (standardised), a non-linear head's becomes ``permutation_importance``."""
+    return ranked if linear else ranked.rename(columns=PERMUTATION_NAMES)
 
 
 def _row_classes(n_rows: int, classes: Sequence[str]) -> list[str]:
