@@ -35,6 +35,7 @@ from genofm.options import from_pairs, option
 from genofm.interpret import ExplainContext, ReportSection
 from genofm.interpret.attention_sites import enrichment, high_score_runs, scan, select_motifs, thresholds
 from genofm.interpret.jaspar import DEFAULT_RELEASE
+from genofm.interpret.logos import hotspot_logo_figure, motif_logo_figure
 
 log = logging.getLogger("genofm.interpret")
 
@@ -360,6 +361,15 @@ def site_sections(rows: Explained, scores: list[np.ndarray], classes: list[str],
             chosen.extend(best.tolist())
     chosen = chosen[: max(1, settings.examples)]
     _plot_examples([(ids[i], class_of[i], float(probs[i, index[class_of[i]]]), scores[i], all_sites[i]) for i in chosen], out_dir / examples_png, settings.method)
+    hotspot_png, logos_png = f"{prefix}_{settings.method}_hotspot_logos.png", f"{prefix}_motif_logos.png"
+    hotspot_figures = [hotspot_png] if hotspot_logo_figure(
+        [(f"{ids[i]} ({class_of[i]})", sequences[i], scores[i]) for i in chosen], out_dir / hotspot_png, f"{settings.method} score"
+    ) else []
+    by_id = {m.matrix_id: m for m in motifs}
+    logo_motifs = [(f"{name} ({motif_id}), enriched in {cls} sites", by_id[motif_id])
+                   for cls, motif_id, name in significant.drop_duplicates("motif_id").head(4)[["class", "motif_id", "motif_name"]].itertuples(index=False)
+                   if motif_id in by_id]
+    logo_figures = [logos_png] if motif_logo_figure(logo_motifs, out_dir / logos_png) else []
 
     rule = (
         "above the sequence mean and 10x its minimum"
@@ -382,11 +392,12 @@ def site_sections(rows: Explained, scores: list[np.ndarray], classes: list[str],
             title=f"{subject}: per-base {settings.method} scores",
             text=text_scores,
             tables={f"{prefix}_{settings.method}_profile": profile},
-            figures=[profile_png, examples_png],
+            figures=[profile_png, examples_png, *hotspot_figures],
         ),
         ReportSection(
             title=f"{subject}: motifs in high-{settings.method} sites",
             text=text_sites,
             tables={f"{prefix}_sites": sites, f"{prefix}_motif_enrichment": table},
+            figures=logo_figures,
         ),
     ]

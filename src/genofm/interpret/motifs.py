@@ -191,6 +191,7 @@ class KmerExplainOptions:
     jaspar_tax_group: str = option("vertebrates", "JASPAR taxonomic group")
     motif_kmers: int = option(0, "top k-mers per side matched to motifs; 0: --top")
     motif_show: int = option(10, "motifs named per side in the text and plot")
+    logo_show: int = option(3, "sequence logos of the best-supported motifs per side (0: none)")
 
     def check(self) -> "KmerExplainOptions":
         if self.motif_kmers < 0 or self.motif_show < 1:
@@ -238,6 +239,8 @@ def explain_kmers(ranked: pd.DataFrame, context: ExplainContext) -> list[ReportS
     if not motif_all.empty:
         _support_plot(motif_all, context.out_dir / "motif_support.png", show)
         figures.append("motif_support.png")
+        if _logos(motif_all, motifs, context.out_dir / "motif_logos.png", settings.logo_show):
+            figures.append("motif_logos.png")
     text = (
         f"The top {n_kmers} k-mers pushing towards each class were scored against {len(motifs)} {release} {collection} "
         f"{tax_group} matrices (both strands; exact p-value of the k-mer's log-odds score among all k-mers, "
@@ -250,6 +253,19 @@ def explain_kmers(ranked: pd.DataFrame, context: ExplainContext) -> list[ReportS
 
 
 explain_kmers.options = KmerExplainOptions  # its -O keys (genofm.interpret.model_report checks them)
+
+
+def _logos(per_motif: pd.DataFrame, motifs: Sequence[Motif], path, per_side: int) -> bool:
+    """Logos of each side's best-supported matched motifs (``-O logo_show=N`` per side; 0: none)."""
+    from genofm.interpret.logos import motif_logo_figure
+
+    by_id = {m.matrix_id: m for m in motifs}
+    chosen = []
+    for side, rows in per_motif.groupby("towards", sort=False):
+        for row in rows.sort_values("support", ascending=False).head(max(0, per_side)).itertuples():
+            if row.matrix_id in by_id:
+                chosen.append((f"{row.tf_name} ({row.matrix_id}), towards {side}", by_id[row.matrix_id]))
+    return motif_logo_figure(chosen, path)
 
 
 def family_table(per_motif: pd.DataFrame, top: int = 20) -> pd.DataFrame:
