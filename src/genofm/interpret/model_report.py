@@ -135,6 +135,46 @@ def _explain_stack(ranked: pd.DataFrame, document: dict, context: ExplainContext
     return ranked, sections
 
 
+def _evaluation_sections(document: dict, model_dir: Path, frame: pd.DataFrame, embeddings: Sequence[Path] | None,
+                         out_dir: Path, seed: int, notes: list[str]) -> list[ReportSection]:
+    """Sections every model gets when its dataset is passed: test metrics per length bin, and (heads on
+    embeddings) a 2-D view of the embeddings coloured by label."""
+    from genofm.evaluation.length_bins import length_bin_metrics, real_lengths
+
+    sections = []
+    classes = list(document["classes"])
+    predictions = model_dir / "test_predictions.tsv"
+    if predictions.is_file():
+        table = pd.read_csv(predictions, sep="\t", dtype={"id": str, "label": str}, keep_default_na=False)
+        sequences = frame.drop_duplicates("id").set_index("id")["sequence"]
+        table = table[table["id"].isin(sequences.index) & table["label"].isin(classes)]
+        if len(table):
+            lengths = real_lengths(sequences.loc[table["id"]].tolist())
+            truth = table["label"].map({c: i for i, c in enumerate(classes)}).to_numpy()
+            bins = length_bin_metrics(lengths, truth, table[[f"prob_{c}" for c in classes]].to_numpy(dtype=float))
+            if bins.empty:
+                notes.append(f"All {len(table)} test sequences have the same length ({lengths[0]} bp), so there are no length bins.")
+            else:
+                sections.append(ReportSection(
+                    "Test metrics by sequence length",
+                    "Test sequences in quantile bins of their real length (window padding excluded); AUROC needs "
+                    "every class in the bin. A model that only works in one length range shows it here.",
+                    tables={"length_bins": bins},
+                ))
+    if document["kind"] == "head" and embeddings:
+        from genofm.embeddings import read_embeddings
+        from genofm.heads.features import feature_matrix, model_columns
+        from genofm.interpret.projection import projection_section, sample_rows
+
+        paths = [Path(p) for p in embeddings]
+        emb = read_embeddings(paths)
+        rows = sample_rows(frame, 2000, seed).reset_index(drop=True)
+        X = feature_matrix(emb, rows, model_columns(emb, document, model_dir, paths), paths)
+        sections.append(projection_section(X, rows["label"].to_numpy(), classes, out_dir, seed,
+                                           "all splits, at most 2,000 sampled per class balance"))
+    return sections
+
+
 def _linear(document: dict) -> bool:
     """Whether a head's ranking holds standardised coefficients (else permutation importances)."""
     from genofm.heads import head_class
@@ -240,6 +280,8 @@ def interpret_model(
             sections = []
         else:
             sections = _run_explainer(SEQUENCE_EXPLAINERS[backbone], backbone, (model_dir, frame, context), notes)
+        if frame is not None:
+            sections = [*_evaluation_sections(document, model_dir, frame, embeddings, tmp, seed, notes), *sections]
         for part in sections:
             for stem, table in part.tables.items():
                 if (tmp / f"{stem}.tsv").exists():
