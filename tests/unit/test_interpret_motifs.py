@@ -81,7 +81,8 @@ def test_planted_octamer_and_mare_are_named_pou_and_maf(tmp_path):
     assert families[families["towards"] == "oct4"].iloc[0]["tf_family"] == "POU domain factors"
     assert families[families["towards"] == "mafk"].iloc[0]["tf_family"] == "Maf-related"
     assert "POU" in section.text and "Maf-related" in section.text
-    assert (tmp_path / "motif_support.png").is_file() and section.figures == ["motif_support.png"]
+    assert (tmp_path / "motif_support.png").is_file() and section.figures == ["motif_support.png", "motif_logos.png"]
+    assert (tmp_path / "motif_logos.png").stat().st_size > 1000  # logos of the best-supported motifs per side
     kmers = section.tables["kmer_motifs"]
     assert set(kmers["towards"]) == {"oct4", "mafk"} and kmers["best_motifs"].str.len().gt(0).any()
 
