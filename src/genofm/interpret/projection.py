@@ -8,6 +8,7 @@ all splits, sampled per class with the run's seed) are drawn, so the figure stay
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from pathlib import Path
 from typing import Sequence
@@ -37,8 +38,7 @@ def project(X: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     Z = np.nan_to_num(Z)
     out = {"PCA": PCA(n_components=2, random_state=seed).fit_transform(Z)}
     if importlib.util.find_spec("umap") is not None and len(Z) >= 10:
-        import umap
-
+        umap = importlib.import_module("umap")  # optional: umap-learn is not a declared dependency
         out["UMAP"] = umap.UMAP(n_components=2, random_state=seed, n_neighbors=min(15, len(Z) - 1)).fit_transform(Z)
     return out
 
