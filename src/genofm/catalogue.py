@@ -145,6 +145,7 @@ def schema_properties() -> dict[str, dict]:
     embed_names = list(embedders())
     tune_names = list(finetuners())
     no_weights = [e.name for e in CATALOGUE if e.embedder and not e.weights]
+    scratch = [e.name for e in CATALOGUE if e.name in tune_names and not e.weights]
     properties = {
         "backbones": _list_parameter(
             "backbones",
@@ -158,9 +159,14 @@ def schema_properties() -> dict[str, dict]:
         "finetune_backbones": _list_parameter(
             "finetune_backbones",
             tune_names,
-            "Comma-separated backbones to train end to end: "
-            + ", ".join(tune_names)
-            + " (GPU advised; a backbone with weights needs its --<backbone>_dir).",
+            "Comma-separated models to train end to end on sequences: backbones fine-tuned from "
+            "their weights ("
+            + ", ".join(n for n in tune_names if n not in scratch)
+            + "; GPU advised; each needs its --<backbone>_dir) and/or models trained from scratch "
+            "without weights ("
+            + ", ".join(scratch)
+            + "; trains on CPU in minutes; --backbone_options 'cnn:architecture=dilated' picks the "
+            "dilated residual CNN instead of the Basset-like one).",
             "fas fa-tools",
         ),
     }
