@@ -98,15 +98,6 @@ else
     grep -E '\.\. (ERROR|WARNING)|Failed' "$lint_log" > "$TMP/lint_problems.log"
     fail "planemo lint: $n_tools wrappers, $n_err errors, $n_warn warnings (exit $lint_rc)" "$TMP/lint_problems.log"
 fi
-wf_log=$TMP/workflow_lint.log
-"$PLANEMO_VENV/bin/planemo" workflow_lint --fail_level warn "$WORKFLOW" > "$wf_log" 2>&1
-wf_rc=$?
-if [ "$wf_rc" -eq 0 ] && ! grep -q 'WARNING\|ERROR' "$wf_log"; then
-    pass "planemo workflow_lint: $(basename "$WORKFLOW") and its tests"
-else
-    fail "planemo workflow_lint (exit $wf_rc)" "$wf_log"
-fi
-$LINT_ONLY && exit 0
 
 # ---- 2. test data, configuration, server ---------------------------------------------------
 GENOFM_PY=$(command -v python)
@@ -122,6 +113,16 @@ else
     fail "galaxy/make_test_data.py" "$TMP/test_data.log"
     exit 1
 fi
+# the workflow's tests name the files make_test_data.py writes, so its lint comes after them
+wf_log=$TMP/workflow_lint.log
+"$PLANEMO_VENV/bin/planemo" workflow_lint --fail_level warn "$WORKFLOW" > "$wf_log" 2>&1
+wf_rc=$?
+if [ "$wf_rc" -eq 0 ] && ! grep -q 'WARNING\|ERROR' "$wf_log"; then
+    pass "planemo workflow_lint: $(basename "$WORKFLOW") and its tests"
+else
+    fail "planemo workflow_lint (exit $wf_rc)" "$wf_log"
+fi
+$LINT_ONLY && exit 0
 
 # The jobs see only the genofm commands of this clone's environment (not its python), so Galaxy's
 # own metadata scripts keep Galaxy's python.
