@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import write_fasta
+from conftest import run_entry_point, write_fasta
 
 TOOLS = {
     "prepare": "genofm.cli.prepare",
@@ -38,15 +38,7 @@ def run_tool(tool: str, args, capsys) -> tuple[int, str]:
     import importlib
 
     module = importlib.import_module(TOOLS[tool])
-    old = sys.argv
-    sys.argv = [("genofm" if tool == "genofm" else f"genofm-{tool}"), *map(str, args)]
-    try:
-        module.main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        sys.argv = old
+    code = run_entry_point(module.main, "genofm" if tool == "genofm" else f"genofm-{tool}", args)
     return code, capsys.readouterr().err
 
 
@@ -57,8 +49,6 @@ def snapshot(folder: Path) -> set[str]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A dataset, k-mer embeddings, a trained model and weight files, made once with the tools."""
-    import _pytest.capture  # noqa: F401 - capsys is function-scoped; use subprocess-free direct calls here
-
     root = tmp_path_factory.mktemp("world")
     rng = np.random.default_rng(0)
     motif = "TGACTCA"
@@ -81,14 +71,8 @@ def world(tmp_path_factory):
     from genofm.cli import embed, prepare, train
 
     def call(module, args):
-        old = sys.argv
-        sys.argv = ["genofm", *map(str, args)]
-        try:
-            module.main()
-        except SystemExit as exc:
-            assert exc.code in (0, None), f"{args}: exit {exc.code}"
-        finally:
-            sys.argv = old
+        status = run_entry_point(module.main, "genofm", args)
+        assert status == 0, f"{args}: exit {status}"
 
     call(prepare, [f"pos={records['pos']}", f"neg={records['neg']}", "-o", root / "ds.parquet"])
     call(embed, [root / "ds.parquet", "-b", "kmer", "-O", "k=3", "-o", root / "k3.h5"])

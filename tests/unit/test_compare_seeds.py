@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from genofm.cli.interpret import main as interpret_main
-from genofm.cli.train import main as train_main
 from genofm.evaluation.metrics import evaluate
 from genofm.evaluation.seeds import ensemble_metrics, metric_spread
+from conftest import train_in_process
 from test_train_fixtures import planted_frame, run_tool, write_inputs
 
 FAST = ["--cs", "3", "--cv-folds", "3", "--bootstrap", "20"]
 
 
-def _train(args):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sys, "argv", ["genofm-train", *map(str, args)])
-        train_main()
+
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +28,10 @@ def seeded(tmp_path_factory):
     _, emb4 = write_inputs(tmp, frame, ["mafk", "oct4"], k=4, name="dataset")
     dirs = []
     for seed in (0, 1, 2):
-        _train([dataset, "-e", emb3[0], "-o", tmp / f"k3_s{seed}", "--head", "mlp", "--hidden", "8", "--epochs", "30",
+        train_in_process([dataset, "-e", emb3[0], "-o", tmp / f"k3_s{seed}", "--head", "mlp", "--hidden", "8", "--epochs", "30",
                 "--seed", seed, "--bootstrap", "20"])
         dirs.append(tmp / f"k3_s{seed}")
-    _train([dataset, "-e", emb4[0], "-o", tmp / "k4", *FAST])
+    train_in_process([dataset, "-e", emb4[0], "-o", tmp / "k4", *FAST])
     return tmp, dirs
 
 

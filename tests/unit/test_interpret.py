@@ -11,17 +11,14 @@ import pandas as pd
 import pytest
 
 from genofm.cli.interpret import main as interpret_main
-from genofm.cli.train import main as train_main
 from genofm.interpret import ReportSection
+from conftest import train_in_process
 from test_train_fixtures import planted_frame, run_tool, scaled_inputs, write_inputs
 
 FAST = ["--cs", "3", "--cv-folds", "3", "--bootstrap", "50"]
 
 
-def _train(args):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sys, "argv", ["genofm-train", *map(str, args)])
-        train_main()
+
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +27,10 @@ def models(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("interpret")
     frame = planted_frame(["mafk", "oct4"], n_per_class=40, augment=True)
     dataset, embeddings = write_inputs(tmp, frame, ["mafk", "oct4"], k=4)
-    _train([dataset, "-e", embeddings[0], "-o", tmp / "logreg", *FAST])
+    train_in_process([dataset, "-e", embeddings[0], "-o", tmp / "logreg", *FAST])
     frame3 = planted_frame(["mafk", "nfkb", "oct4"], n_per_class=25)
     dataset3, embeddings3 = write_inputs(tmp, frame3, ["mafk", "nfkb", "oct4"], k=4, name="three")
-    _train([dataset3, "-e", embeddings3[0], "-o", tmp / "gboost", "--head", "gboost", "--bootstrap", "50"])
+    train_in_process([dataset3, "-e", embeddings3[0], "-o", tmp / "gboost", "--head", "gboost", "--bootstrap", "50"])
     return tmp, (dataset, embeddings[0]), (dataset3, embeddings3[0])
 
 
@@ -110,7 +107,7 @@ def test_report_escapes_untrusted_strings(tmp_path, monkeypatch, capsys):
         names[2] = "<script>alert('x')</script>"
         del handle["feature_names"]
         handle.create_dataset("feature_names", data=np.array(names, dtype=object), dtype=h5py.string_dtype("utf-8"))
-    _train([dataset, "-e", embeddings[0], "-o", tmp_path / "m", *FAST])
+    train_in_process([dataset, "-e", embeddings[0], "-o", tmp_path / "m", *FAST])
     code, _, err = run_tool(interpret_main, ["model", tmp_path / "m", "-o", tmp_path / "r", "--top", "8"], monkeypatch, capsys)
     assert code == 0, err
     report = (tmp_path / "r" / "report.html").read_text()
@@ -136,7 +133,7 @@ def test_sequence_explainers_run_for_fine_tuned_models(tmp_path, monkeypatch, ca
     write_dataset(frame, dataset, ["mafk", "oct4"])
     weights = tmp_path / "w.bin"
     weights.write_bytes(b"w")
-    _train([dataset, "--finetune", "fakebert", "--weights", weights, "-o", tmp_path / "ft", "--bootstrap", "20"])
+    train_in_process([dataset, "--finetune", "fakebert", "--weights", weights, "-o", tmp_path / "ft", "--bootstrap", "20"])
     out = tmp_path / "r"
     code, _, err = run_tool(interpret_main, ["model", tmp_path / "ft", "-o", out, "--dataset", dataset, "--weights", weights], monkeypatch, capsys)
     assert code == 0, err

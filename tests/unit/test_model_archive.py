@@ -9,9 +9,9 @@ import pytest
 
 from genofm.cli.interpret import main as interpret_main
 from genofm.cli.predict import main as predict_main
-from genofm.cli.train import main as train_main
 from genofm.errors import GenofmError
 from genofm.model_archive import model_folder, write_archive
+from conftest import train_in_process
 from test_train_fixtures import planted_frame, run_tool, write_inputs
 
 FAST = ["--cs", "3", "--cv-folds", "3", "--bootstrap", "50"]
@@ -25,12 +25,7 @@ def archived(tmp_path_factory):
     frame = planted_frame(CLASSES, n_per_class=40)
     dataset, embeddings = write_inputs(tmp, frame, CLASSES, k=4)
     folder, archive = tmp / "model", tmp / "model.zip"
-    with pytest.MonkeyPatch.context() as mp:
-        import sys
-
-        mp.setattr(sys, "argv", ["genofm-train", str(dataset), "-e", str(embeddings[0]), "-o", str(folder),
-                                 "--archive", str(archive), *FAST])
-        train_main()
+    train_in_process([dataset, "-e", embeddings[0], "-o", folder, "--archive", archive, *FAST])
     return tmp, dataset, embeddings[0], folder, archive
 
 

@@ -13,6 +13,7 @@ from genofm.backbones.base import Backbone, BackboneOptions
 from genofm.cli.predict import main as predict_main
 from genofm.cli.train import main as train_main
 from genofm.embeddings import EmbeddingWriter
+from conftest import train_in_process
 from test_train_fixtures import planted_frame, run_tool, write_inputs
 
 FAST = ["--cs", "3", "--cv-folds", "3", "--bootstrap", "50"]
@@ -33,11 +34,7 @@ def trained(tmp_path_factory):
     with EmbeddingWriter(embeddings, backbone.feature_names, backbone.provenance() | {"rc_average": False}) as writer:
         writer.append(frame["id"].tolist(), backbone.embed(frame["sequence"].tolist()))
     model = tmp / "model"
-    with pytest.MonkeyPatch.context() as mp:
-        import sys
-
-        mp.setattr(sys, "argv", ["genofm-train", str(dataset), "-e", str(embeddings), "-o", str(model), *FAST])
-        train_main()
+    train_in_process([dataset, "-e", embeddings, "-o", model, *FAST])
     return tmp, frame, dataset, embeddings, model
 
 

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,22 +17,14 @@ from genofm.cli.prepare import main
 from genofm.data.dataset import read_dataset
 from genofm.data.dedup import canonical
 from genofm.sequence import reverse_complement
-from conftest import JANGGU, console_script
+from conftest import JANGGU, console_script, run_entry_point
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def run(args: list[str], capsys) -> tuple[int, str]:
     """Run the installed entry point in-process; return (exit status, stderr)."""
-    old = sys.argv
-    sys.argv = ["genofm-prepare", *map(str, args)]
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        sys.argv = old
+    code = run_entry_point(main, "genofm-prepare", args)
     return code, capsys.readouterr().err
 
 

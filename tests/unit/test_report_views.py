@@ -6,7 +6,6 @@ import sys
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from genofm.evaluation.length_bins import length_bin_metrics, real_lengths
 from genofm.interpret.projection import project, sample_rows

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from genofm.cli.interpret import main as interpret_main
-from genofm.cli.train import main as train_main
 from genofm.evaluation.predictions import prediction_table
 from genofm.interpret.model_report import _feature_meaning, _rows_per_side, _top_per_side
+from conftest import train_in_process
 from test_train_fixtures import planted_frame, run_tool, write_inputs
 
 
@@ -54,11 +52,7 @@ def test_comparison_links_resolve_and_name_the_positive_class_and_chance(tmp_pat
     dataset, emb = write_inputs(tmp_path, frame, ["mafk", "oct4"], k=3)
     results = tmp_path / "results"
     model = results / "ds" / "train" / "ds.kmer.logreg"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sys, "argv", ["genofm-train", str(dataset), "-e", str(emb[0]), "-o", str(model), "--cs", "2",
-                                 "--cv-folds", "2", "--bootstrap", "10"])
-        with _no_exit():
-            train_main()
+    train_in_process([dataset, "-e", emb[0], "-o", model, "--cs", "2", "--cv-folds", "2", "--bootstrap", "10"])
     (results / "ds" / "interpret" / "ds.kmer.logreg").mkdir(parents=True)
     (results / "ds" / "interpret" / "ds.kmer.logreg" / "report.html").write_text("<html></html>")
     # by hand: the model path in comparison.tsv resolves from the comparison folder
@@ -82,13 +76,3 @@ def test_comparison_links_resolve_and_name_the_positive_class_and_chance(tmp_pat
     assert "oct4 is the positive class (mafk vs oct4)" in html and "chance AUROC 0.5" in html
     code, _, err = run_tool(interpret_main, ["compare", model, "-o", results / "bad", "--report-link", "{nope}/r.html"], monkeypatch, capsys)
     assert code == 2 and "--report-link" in err and not (results / "bad").exists()
-
-
-class _no_exit:
-    """Let a tool's normal exit (SystemExit 0 or None) pass."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        return exc_type is SystemExit and exc.code in (0, None)

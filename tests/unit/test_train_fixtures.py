@@ -7,7 +7,6 @@ and embeddings are canonical k-mer frequencies counted here independently of the
 from __future__ import annotations
 
 import itertools
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ import pytest
 from genofm.data.dataset import write_dataset
 from genofm.embeddings import EmbeddingWriter
 from genofm.sequence import reverse_complement
+from conftest import run_entry_point
 
 MOTIFS = {
     "mafk": "TGCTGACTCAGCA",  # MARE, bound by MAF homo/heterodimers
@@ -27,12 +27,7 @@ MOTIFS = {
 
 def run_tool(main, args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
     """Run a console entry point in-process; returns (exit status, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["prog", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    code = run_entry_point(main, "prog", args)
     out = capsys.readouterr()
     return code, out.out, out.err
 

@@ -122,3 +122,24 @@ def holdout(y: np.ndarray, groups: np.ndarray | None, seed: int, fraction: float
 
 def has_all_classes(y: np.ndarray | None, n_classes: int) -> bool:
     return y is not None and y.size > 0 and np.unique(y).size == n_classes
+
+
+def early_stopping_rows(
+    X: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray | None,
+    X_valid: np.ndarray | None,
+    y_valid: np.ndarray | None,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+    """Rows to fit on and rows to stop on, and a phrase saying which (for the training log).
+
+    The valid split when it holds every class, so that early stopping never sees test rows and the
+    choice is reported; otherwise a grouped ~10% holdout of train. One rule for every head that
+    stops early (MLP, gradient boosting).
+    """
+    n_classes = np.unique(y).size
+    if has_all_classes(y_valid, n_classes):
+        return X, y, X_valid, np.asarray(y_valid, dtype=np.int64), "valid split"
+    fit_idx, stop_idx = holdout(y, groups, seed)
+    return X[fit_idx], y[fit_idx], X[stop_idx], y[stop_idx], "grouped 10% holdout of train"

@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from genofm.errors import GenofmError
-from genofm.heads.base import Head, has_all_classes, holdout
+from genofm.heads.base import Head, early_stopping_rows
 
 SKOPS_FILE = "model.skops"
 #: types beyond skops' defaults that a saved HistGradientBoostingClassifier legitimately contains
@@ -66,11 +66,7 @@ class GBoostHead(Head):
     ) -> "GBoostHead":
         y = np.asarray(y, dtype=np.int64)
         self.classes_ = np.unique(y)
-        if has_all_classes(y_valid, self.classes_.size):
-            X_fit, y_fit, X_stop, y_stop, stopping = X, y, X_valid, np.asarray(y_valid, dtype=np.int64), "valid split"
-        else:
-            fit_idx, stop_idx = holdout(y, groups, self.seed)
-            X_fit, y_fit, X_stop, y_stop, stopping = X[fit_idx], y[fit_idx], X[stop_idx], y[stop_idx], "grouped 10% holdout of train"
+        X_fit, y_fit, X_stop, y_stop, stopping = early_stopping_rows(X, y, groups, X_valid, y_valid, self.seed)
         model = HistGradientBoostingClassifier(
             learning_rate=self.learning_rate,
             max_iter=self.max_iter,

@@ -19,7 +19,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
 from genofm.errors import GenofmError
-from genofm.heads.base import Head, balanced_weights, has_all_classes, holdout
+from genofm.heads.base import Head, balanced_weights, early_stopping_rows
 
 
 def mlp_proba(X: np.ndarray, mean: np.ndarray, scale: np.ndarray, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]) -> np.ndarray:
@@ -76,14 +76,9 @@ class MLPHead(Head):
     ) -> "MLPHead":
         y = np.asarray(y, dtype=np.int64)
         self.classes_ = np.unique(y)
-        n_classes = self.classes_.size
         if any(int(h) < 1 for h in self.hidden) or not self.hidden:
             raise GenofmError(f"--hidden needs positive layer sizes, got {list(self.hidden)}")
-        if has_all_classes(y_valid, n_classes):
-            X_fit, y_fit, X_stop, y_stop, stopping = X, y, X_valid, np.asarray(y_valid, dtype=np.int64), "valid split"
-        else:
-            fit_idx, stop_idx = holdout(y, groups, self.seed)
-            X_fit, y_fit, X_stop, y_stop, stopping = X[fit_idx], y[fit_idx], X[stop_idx], y[stop_idx], "grouped 10% holdout of train"
+        X_fit, y_fit, X_stop, y_stop, stopping = early_stopping_rows(X, y, groups, X_valid, y_valid, self.seed)
         scaler = StandardScaler().fit(X_fit)
         self.mean_ = scaler.mean_.astype(np.float64)
         self.scale_ = scaler.scale_.astype(np.float64)
