@@ -48,6 +48,16 @@ SPLICEAI = Path(os.environ.get("GENOFM_CACHE", Path.home() / ".cache" / "genofm"
 MODELS = ("kmer", "spliceai", "stacked", "cnn")
 
 
+#: CNN options for sequences given in a meaningful orientation (RNA families, promoters 5'->3',
+#: splice junctions): no reverse-complement augmentation, no strand averaging (cnn.py explains why)
+ORIENTED = ["-O", "rc_augment=false", "-O", "strand_average=false"]
+#: CNN candidates, each trained with seed 0; the one with the best VALIDATION accuracy gets more seeds
+CNN_CANDIDATES: dict[str, list[str]] = {
+    "basset": ["-O", "architecture=basset"],
+    "dilated": ["-O", "architecture=dilated"],
+}
+
+
 @dataclass
 class Benchmark:
     """One public dataset: how to prepare it, what was published, what genofm must reach."""
@@ -58,7 +68,15 @@ class Benchmark:
     published: str
     targets: dict[str, float]
     kmer_ks: tuple[int, ...] = (4, 5, 6)
-    cnn_options: list[str] = field(default_factory=list)
+    #: sequences given in one meaningful orientation: the CNN trains and predicts on that strand only
+    oriented: bool = False
+    #: models run unless --models names others (SpliceAI's 10 kb-context embedding is CPU-hours on the
+    #: non-splice sets, so spliceai and stacked run by default where splicing is the task)
+    models: tuple[str, ...] = ("kmer", "cnn")
+
+    @property
+    def cnn_options(self) -> list[str]:
+        return list(ORIENTED) if self.oriented else []
 
 
 def benchmarks(data: Path) -> dict[str, Benchmark]:
@@ -75,15 +93,16 @@ def benchmarks(data: Path) -> dict[str, Benchmark]:
         ),
         "ecoli_promoters": Benchmark(
             "ecoli_promoters", [str(ec / "v9d3.csv")], ["--sequence-column", "seqs", "--label-column", "labels"],
-            "iPromoter-2L ~0.82 acc (5-fold CV)", {"accuracy": 0.87},
+            "iPromoter-2L ~0.82 acc (5-fold CV)", {"accuracy": 0.87}, oriented=True,
         ),
         "ncrna_nrc": Benchmark(
             "ncrna_nrc", [f"train={nrc / 'dataset_nRC_train.fasta'}", f"test={nrc / 'dataset_nRC_test.fasta'}"],
-            ["--label-regex", r"^(\S+)"], "test acc ~0.82-0.90", {"accuracy": 0.90}, kmer_ks=(3, 4, 5),
+            ["--label-regex", r"^(\S+)"], "test acc ~0.82-0.90", {"accuracy": 0.90}, kmer_ks=(3, 4, 5), oriented=True,
         ),
         "uci_splice": Benchmark(
             "uci_splice", [str(uci / "splice.csv")], ["--sequence-column", "Sequence", "--label-column", "Class"],
-            "classic methods ~0.95 acc", {"accuracy": 0.96}, kmer_ks=(3, 4, 5),
+            "classic methods ~0.95 acc", {"accuracy": 0.96}, kmer_ks=(3, 4, 5), oriented=True,
+            models=("kmer", "spliceai", "stacked", "cnn"),
         ),
     }
 
@@ -109,6 +128,7 @@ class Runner:
         if output.exists() and not self.fresh:
             return output
         command = [self.tool(tool), *map(str, args)]
+        load_start = os.getloadavg()[0]
         started = time.time()
         print(f"[{time.strftime('%H:%M:%S')}] genofm-{tool} {' '.join(map(str, args))}", flush=True)
         result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": str(self.threads)})
@@ -120,11 +140,21 @@ class Runner:
             raise RuntimeError(f"genofm-{tool} failed for {key} (exit {result.returncode})")
         self.times[key] = seconds
         (output.parent / f".{output.name}.seconds").write_text(f"{seconds:.1f}\n")
+        timing = {"seconds": round(seconds, 1), "threads": self.threads, "load_start": load_start,
+                  "load_end": os.getloadavg()[0], "cpus": os.cpu_count(), "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+        (output.parent / f".{output.name}.timing.json").write_text(json.dumps(timing) + "\n")
         return output
 
     def seconds(self, output: Path) -> float | None:
         marker = output.parent / f".{output.name}.seconds"
         return float(marker.read_text()) if marker.is_file() else None
+
+    def timing(self, output: Path) -> dict:
+        """Wall seconds, threads and the 1-minute load average at start and end of the step (when recorded)."""
+        marker = output.parent / f".{output.name}.timing.json"
+        if marker.is_file():
+            return json.loads(marker.read_text())
+        return {"seconds": self.seconds(output), "threads": None, "load_start": None, "load_end": None}
 
 
 def cnn_available(runner: Runner) -> bool:
@@ -133,18 +163,24 @@ def cnn_available(runner: Runner) -> bool:
     return "cnn" in result.stdout
 
 
-def _metrics(model_dir: Path) -> dict:
+def _metrics(model_dir: Path, split: str = "test") -> dict:
+    """Point estimates from metrics.json: the test split, or its ``valid`` section (None when absent)."""
     document = json.loads((model_dir / "metrics.json").read_text())
+    if split == "valid":
+        document = document.get("valid")
+        if not isinstance(document, dict) or "metrics" not in document:
+            return {}
     return {k: v["value"] for k, v in document["metrics"].items()}
 
 
-def validation_score(model_dir: Path, runner: Runner, dataset: Path, embeddings: list[Path]) -> float:
-    """Validation accuracy: from metrics.json when genofm-train wrote it, else by genofm-predict on the dataset."""
-    document = json.loads((model_dir / "metrics.json").read_text())
-    for key in ("valid", "validation"):
-        section = document.get(key)
-        if isinstance(section, dict) and "metrics" in section:
-            return float(section["metrics"]["accuracy"]["value"])
+def validation_metrics(model_dir: Path, runner: Runner, dataset: Path, embeddings: list[Path]) -> dict:
+    """Validation metrics: from metrics.json when genofm-train wrote them, else by genofm-predict on the dataset
+    (model folders from genofm versions that did not score the validation split)."""
+    found = _metrics(model_dir, "valid")
+    if found:
+        return found
+    from sklearn.metrics import matthews_corrcoef
+
     predictions = model_dir.parent / f"{model_dir.name}.all_predictions.tsv"
     runner.run(f"predict {model_dir.name}", "predict",
                [dataset, "--model", model_dir, *[a for e in embeddings for a in ("--embeddings", e)], "--output", predictions],
@@ -154,8 +190,9 @@ def validation_score(model_dir: Path, runner: Runner, dataset: Path, embeddings:
     valid_ids = set(frame.loc[(frame["split"] == "valid") & ~frame["augmented"], "id"])
     rows = table[table["id"].isin(valid_ids)]
     if rows.empty:
-        return float("nan")
-    return float((rows["predicted_label"] == rows["label"]).mean())
+        return {}
+    return {"accuracy": float((rows["predicted_label"] == rows["label"]).mean()),
+            "mcc": float(matthews_corrcoef(rows["label"], rows["predicted_label"]))}
 
 
 def leak_free_ids(dataset: Path) -> set[str]:
@@ -185,7 +222,11 @@ def ensemble_predictions(model_dirs: list[Path]) -> pd.DataFrame:
     return pd.DataFrame({"id": tables[0].index, "label": tables[0]["label"].to_numpy(), "predicted_label": classes[proba.argmax(axis=1)]})
 
 
-def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: argparse.Namespace) -> list[dict]:
+SHOWN = ("accuracy", "mcc", "auroc")
+
+
+def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: argparse.Namespace) -> tuple[list[dict], list[dict]]:
+    """Every model of one dataset; returns the table rows and the CNN's timing rows."""
     out = runner.workdir / bench.name
     out.mkdir(parents=True, exist_ok=True)
     dataset = runner.run(f"{bench.name} prepare", "prepare",
@@ -193,6 +234,7 @@ def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: arg
                          out / "dataset.parquet")
     clean = leak_free_ids(dataset)
     results: list[dict] = []
+    timings: list[dict] = []
     model_dirs: list[Path] = []
     threads = ["--threads", str(runner.threads)]
 
@@ -204,13 +246,15 @@ def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: arg
     def train(name: str, embeddings: list[Path], extra: list[str] = ()) -> Path:
         path = out / name
         return runner.run(f"{bench.name} train {name}", "train",
-                          [dataset, *[a for e in embeddings for a in ("--embeddings", e)], *extra, "--output", path], path)
+                          [dataset, *[a for e in embeddings for a in ("--embeddings", e)], *extra, *threads, "--output", path], path)
 
-    def record(model: str, detail: str, model_dir: Path, seconds: float | None, table: pd.DataFrame | None = None,
-               metrics: dict | None = None) -> None:
+    def record(model: str, detail: str, model_dir: Path, seconds: float | None, valid: dict, table: pd.DataFrame | None = None,
+               metrics: dict | None = None, spread: dict | None = None) -> None:
         metrics = metrics or _metrics(model_dir)
         clean_acc, n_clean = accuracy_on(model_dir, clean, table)
-        results.append({"dataset": bench.name, "model": model, "detail": detail, **{k: metrics.get(k) for k in ("accuracy", "mcc", "auroc")},
+        results.append({"dataset": bench.name, "model": model, "detail": detail,
+                        **{f"valid_{k}": valid.get(k) for k in SHOWN}, **{k: metrics.get(k) for k in SHOWN},
+                        **{f"{k}_sd": (spread or {}).get(f"{k}_sd") for k in SHOWN},
                         "leak_free_accuracy": clean_acc, "n_leak_free": n_clean, "seconds": seconds})
 
     best_k = None
@@ -219,14 +263,15 @@ def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: arg
         for k in bench.kmer_ks:
             emb = embed("kmer", ["-O", f"k={k}"], f"kmer_k{k}")
             model_dir = train(f"kmer_k{k}_logreg", [emb])
-            scores[k] = validation_score(model_dir, runner, dataset, [emb])
-        best_k = max(scores, key=lambda k: (scores[k], -k))
-        print(f"  {bench.name}: k-mer validation accuracy {', '.join(f'k={k} {v:.3f}' for k, v in scores.items())}; chose k={best_k}")
+            scores[k] = validation_metrics(model_dir, runner, dataset, [emb])
+        best_k = max(scores, key=lambda k: (scores[k].get("accuracy", float("nan")), -k))
+        shown = ", ".join(f"k={k} {v.get('accuracy', float('nan')):.3f}" for k, v in scores.items())
+        print(f"  {bench.name}: k-mer VALIDATION accuracy {shown}; chose k={best_k}")
         if "kmer" in models:
             model_dir = out / f"kmer_k{best_k}_logreg"
             model_dirs.append(model_dir)
-            record("kmer", f"k={best_k} (valid acc {scores[best_k]:.3f}), logreg", model_dir,
-                   (runner.seconds(out / f"kmer_k{best_k}.h5") or 0) + (runner.seconds(model_dir) or 0))
+            record("kmer", f"k={best_k} (k of {list(bench.kmer_ks)} by valid acc; C by 5-fold CV on train), logreg", model_dir,
+                   (runner.seconds(out / f"kmer_k{best_k}.h5") or 0) + (runner.seconds(model_dir) or 0), scores[best_k])
     if {"spliceai", "stacked"} & set(models):
         if not SPLICEAI.is_dir():
             print(f"  {bench.name}: spliceai skipped: {SPLICEAI} not found (make setup extracts the weights)")
@@ -235,37 +280,25 @@ def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: arg
             if "spliceai" in models:
                 model_dir = train("spliceai_logreg", [spliceai])
                 model_dirs.append(model_dir)
-                record("spliceai", "5 models, logreg", model_dir, (runner.seconds(spliceai) or 0) + (runner.seconds(model_dir) or 0))
+                record("spliceai", "5 models, logreg (C by CV on train)", model_dir,
+                       (runner.seconds(spliceai) or 0) + (runner.seconds(model_dir) or 0),
+                       validation_metrics(model_dir, runner, dataset, [spliceai]))
             if "stacked" in models:
                 kmer = out / f"kmer_k{best_k}.h5"
                 model_dir = train(f"stacked_k{best_k}_spliceai_logreg", [kmer, spliceai])
                 model_dirs.append(model_dir)
-                record("stacked", f"kmer k={best_k} + spliceai, logreg", model_dir, runner.seconds(model_dir))
+                record("stacked", f"kmer k={best_k} + spliceai, logreg", model_dir, runner.seconds(model_dir),
+                       validation_metrics(model_dir, runner, dataset, [kmer, spliceai]))
     if "cnn" in models:
         if not cnn_available(runner):
             print(f"  {bench.name}: cnn skipped: this genofm-train has no --finetune cnn yet")
         else:
-            seeds = []
-            for seed in range(args.cnn_seeds):
-                path = out / f"cnn_{args.cnn_architecture}_s{seed}"
-                runner.run(f"{bench.name} train cnn seed {seed}", "train",
-                           [dataset, "--finetune", "cnn", "-O", f"architecture={args.cnn_architecture}", *bench.cnn_options,
-                            "--seed", str(seed), *threads, "--output", path], path)
-                seeds.append(path)
-            model_dirs.extend(seeds)
-            seconds = [runner.seconds(p) for p in seeds]
-            each = [_metrics(p) for p in seeds]
-            if len(seeds) > 1:
-                from genofm.evaluation.seeds import ensemble_metrics
-
-                classes = json.loads((seeds[0] / "model.json").read_text())["classes"]
-                ens = {k: v["value"] for k, v in ensemble_metrics(seeds, classes, n_bootstrap=0)["metrics"].items()}
-                accs = [m["accuracy"] for m in each]
-                record("cnn", f"{args.cnn_architecture}, ensemble of {len(seeds)} seeds (acc per seed {np.mean(accs):.3f} "
-                       f"\u00b1 {np.std(accs, ddof=1):.3f})", seeds[0], sum(s or 0 for s in seconds),
-                       table=ensemble_predictions(seeds), metrics=ens)
-            else:
-                record("cnn", f"{args.cnn_architecture}, seed 0", seeds[0], seconds[0])
+            results_cnn, timing_cnn, dirs = run_cnn(bench, runner, args, dataset, out, threads)
+            for row in results_cnn:
+                row.update(zip(("leak_free_accuracy", "n_leak_free"), accuracy_on(None, clean, row.pop("_table"))))
+            results.extend(results_cnn)
+            timings.extend(timing_cnn)
+            model_dirs.extend(dirs)
     if model_dirs:
         runner.run(f"{bench.name} compare", "interpret",
                    ["compare", *model_dirs, "--output", out / "comparison"], out / "comparison")
@@ -273,7 +306,62 @@ def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: arg
         row["published"] = bench.published
         row["target"] = ", ".join(f"{k} >= {v}" for k, v in bench.targets.items())
         row["meets_target"] = all(row.get(k) is not None and row[k] >= v for k, v in bench.targets.items())
-    return results
+    return results, timings
+
+
+def run_cnn(bench: Benchmark, runner: Runner, args: argparse.Namespace, dataset: Path, out: Path,
+            threads: list[str]) -> tuple[list[dict], list[dict], list[Path]]:
+    """CNN candidates with seed 0, the best by VALIDATION accuracy with more seeds; mean +- sd and ensemble rows."""
+    from genofm.evaluation.seeds import ensemble_metrics, metric_spread
+
+    def train_cnn(name: str, seed: int) -> Path:
+        path = out / f"cnn_{name}_s{seed}"
+        return runner.run(f"{bench.name} train cnn {name} seed {seed}", "train",
+                          [dataset, "--finetune", "cnn", *CNN_CANDIDATES[name], *bench.cnn_options, *args.cnn_options,
+                           "--seed", str(seed), *threads, "--output", path], path)
+
+    candidates = {name: train_cnn(name, 0) for name in args.cnn_candidates}
+    valid_acc = {name: _metrics(path, "valid").get("accuracy", float("nan")) for name, path in candidates.items()}
+    chosen = max(valid_acc, key=lambda n: (valid_acc[n], -list(valid_acc).index(n)))
+    choice = ", ".join(f"{n} {a:.3f}" for n, a in valid_acc.items())
+    print(f"  {bench.name}: cnn seed-0 VALIDATION accuracy {choice}; chose {chosen}")
+    seeds = [candidates[chosen], *[train_cnn(chosen, seed) for seed in range(1, args.cnn_seeds)]]
+    strand = "one strand (oriented)" if bench.oriented else "both strands (rc augment + strand average)"
+    label = f"{chosen}, {strand}; architecture by valid acc ({choice}), epoch by valid loss"
+    classes = json.loads((seeds[0] / "model.json").read_text())["classes"]
+    rows, timings = [], []
+    for name, path in candidates.items():
+        if name != chosen:
+            rows.append({"dataset": bench.name, "model": "cnn (not chosen)", "detail": f"{name}, seed 0",
+                         **{f"valid_{k}": _metrics(path, "valid").get(k) for k in SHOWN}, **{k: _metrics(path).get(k) for k in SHOWN},
+                         "seconds": runner.seconds(path),
+                         "_table": pd.read_csv(path / "test_predictions.tsv", sep="\t", dtype=str, keep_default_na=False)})
+    test_rows = [_metrics(p) for p in seeds]
+    valid_rows = [_metrics(p, "valid") for p in seeds]
+    test_spread, valid_spread = metric_spread(test_rows), metric_spread(valid_rows)
+    rows.append({"dataset": bench.name, "model": f"cnn, {len(seeds)} seeds mean \u00b1 sd", "detail": label,
+                 **{f"valid_{k}": valid_spread.get(k) for k in SHOWN}, **{k: test_spread.get(k) for k in SHOWN},
+                 **{f"{k}_sd": test_spread.get(f"{k}_sd") for k in SHOWN},
+                 **{f"valid_{k}_sd": valid_spread.get(f"{k}_sd") for k in SHOWN},
+                 "seconds": float(np.mean([runner.seconds(p) or np.nan for p in seeds])),
+                 "_table": pd.read_csv(seeds[0] / "test_predictions.tsv", sep="\t", dtype=str, keep_default_na=False)})
+    if len(seeds) > 1:
+        test_ens = {k: v["value"] for k, v in ensemble_metrics(seeds, classes, n_bootstrap=0)["metrics"].items()}
+        try:
+            valid_ens = {k: v["value"] for k, v in ensemble_metrics(seeds, classes, n_bootstrap=0, split="valid")["metrics"].items()}
+        except Exception:  # noqa: BLE001 - model folders from a genofm that wrote no valid_predictions.tsv
+            valid_ens = {}
+        rows.append({"dataset": bench.name, "model": f"cnn, ensemble of {len(seeds)} seeds", "detail": label,
+                     **{f"valid_{k}": valid_ens.get(k) for k in SHOWN}, **{k: test_ens.get(k) for k in SHOWN},
+                     "seconds": sum(runner.seconds(p) or 0 for p in seeds), "_table": ensemble_predictions(seeds)})
+    frame = pd.read_parquet(dataset, columns=["split", "sequence"])
+    train = frame[frame["split"] == "train"]
+    for name, path in [*[(n, p) for n, p in candidates.items() if n != chosen], *[(chosen, p) for p in seeds]]:
+        log = json.loads((path / "model.json").read_text())["training_log"]
+        timings.append({"dataset": bench.name, "run": path.name, "train_rows": len(train),
+                        "length": json.loads((path / "model.json").read_text())["finetune"]["config"]["length"],
+                        "epochs": log["epochs_run"], "best_epoch": log["best_epoch"], **runner.timing(path)})
+    return rows, timings, seeds + [p for n, p in candidates.items() if n != chosen]
 
 
 def main() -> int:
@@ -281,44 +369,82 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DATA, help="folder with the public datasets (default ../shared/data)")
     parser.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / "work", help="where outputs go")
     parser.add_argument("--datasets", default=None, help="comma-separated subset of the datasets")
-    parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {', '.join(MODELS)}")
-    parser.add_argument("--cnn-seeds", type=int, default=3, help="CNN seeds (ensembled)")
-    parser.add_argument("--cnn-architecture", default="dilated", help="CNN architecture option (basset or dilated)")
-    parser.add_argument("--threads", type=int, default=2, help="threads per tool")
+    parser.add_argument("--models", default=None,
+                        help=f"comma-separated subset of {', '.join(MODELS)} (default: each dataset's own list; spliceai and stacked on uci_splice)")
+    parser.add_argument("--cnn-seeds", type=int, default=3, help="seeds of the chosen CNN (mean +- sd and ensemble)")
+    parser.add_argument("--cnn-candidates", default=",".join(CNN_CANDIDATES),
+                        help=f"CNN architectures tried with seed 0, the best on VALIDATION accuracy kept ({', '.join(CNN_CANDIDATES)})")
+    parser.add_argument("--cnn-option", dest="cnn_options", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra -O option for every CNN run (repeatable)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per tool")
     parser.add_argument("--fresh", action="store_true", help="recompute every step instead of reusing outputs")
     args = parser.parse_args()
+    args.cnn_candidates = args.cnn_candidates.split(",")
+    args.cnn_options = [a for kv in args.cnn_options for a in ("-O", kv)]
     if not args.data.is_dir():
         print(f"public_benchmarks: skipped: {args.data} not found (the public datasets live only in ../shared/data)")
         return 0
     available = benchmarks(args.data)
     chosen = args.datasets.split(",") if args.datasets else list(available)
-    models = args.models.split(",")
-    unknown = [d for d in chosen if d not in available] + [m for m in models if m not in MODELS]
+    models = args.models.split(",") if args.models else None
+    unknown = ([d for d in chosen if d not in available] + [m for m in models or [] if m not in MODELS]
+               + [c for c in args.cnn_candidates if c not in CNN_CANDIDATES])
     if unknown:
-        parser.error(f"unknown dataset(s)/model(s) {unknown}; datasets: {', '.join(available)}; models: {', '.join(MODELS)}")
+        parser.error(f"unknown dataset(s)/model(s)/candidate(s) {unknown}; datasets: {', '.join(available)}; "
+                     f"models: {', '.join(MODELS)}; cnn candidates: {', '.join(CNN_CANDIDATES)}")
     args.workdir.mkdir(parents=True, exist_ok=True)
     runner = Runner(args.workdir, args.fresh, args.threads)
-    rows = []
+    rows, timings = [], []
     for name in chosen:
         print(f"== {name}", flush=True)
-        rows.extend(run_benchmark(available[name], models, runner, args))
+        found, timed = run_benchmark(available[name], models or list(available[name].models), runner, args)
+        rows.extend(found)
+        timings.extend(timed)
     table = pd.DataFrame(rows)
     table.to_csv(args.workdir / "benchmark.tsv", sep="\t", index=False)
+    pd.DataFrame(timings).to_csv(args.workdir / "cnn_timing.tsv", sep="\t", index=False)
     print_table(table)
-    print(f"\nfull table: {args.workdir / 'benchmark.tsv'}; commands and times: {runner.log}")
+    print_timings(timings)
+    print(f"\nfull tables: {args.workdir / 'benchmark.tsv'}, {args.workdir / 'cnn_timing.tsv'}; commands and times: {runner.log}")
     return 0
 
 
+def _fmt(value, sd=None) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if sd is None or (isinstance(sd, float) and np.isnan(sd)):
+        return f"{value:.3f}"
+    return f"{value:.3f} \u00b1 {sd:.3f}"
+
+
 def print_table(table: pd.DataFrame) -> None:
-    """One Markdown table: test metrics beside the published numbers and the targets."""
-    header = "| dataset | model | test acc | test MCC | test AUROC | acc, leak-free test rows (n) | target met | time (s) | published |"
+    """One Markdown table: validation and test metrics beside the published numbers and the targets."""
+    print("\nChoices: k-mer k, CNN architecture and CNN epoch on the VALIDATION split; logreg C by 5-fold CV on train; "
+          "the test split chose nothing.")
+    header = ("| dataset | model | valid acc | valid MCC | test acc | test MCC | test AUROC | test acc, leak-free rows (n) "
+              "| target (test) met | published (test) |")
     print("\n" + header)
     print("|" + "---|" * (header.count("|") - 1))
-    for row in table.itertuples(index=False):
-        fmt = lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.3f}"
-        print(f"| {row.dataset} | {row.model}: {row.detail} | {fmt(row.accuracy)} | {fmt(row.mcc)} | {fmt(row.auroc)} | "
-              f"{fmt(row.leak_free_accuracy)} ({row.n_leak_free}) | {'yes' if row.meets_target else 'no'} ({row.target}) | "
-              f"{'' if row.seconds is None else f'{row.seconds:.0f}'} | {row.published} |")
+    for row in table.to_dict("records"):
+        get = lambda key: row.get(key)  # noqa: E731
+        met = "" if row["model"] == "cnn (not chosen)" else f"{'yes' if row['meets_target'] else 'no'} ({row['target']})"
+        print(f"| {row['dataset']} | {row['model']}: {row['detail']} | {_fmt(get('valid_accuracy'), get('valid_accuracy_sd'))} | "
+              f"{_fmt(get('valid_mcc'), get('valid_mcc_sd'))} | {_fmt(get('accuracy'), get('accuracy_sd'))} | "
+              f"{_fmt(get('mcc'), get('mcc_sd'))} | {_fmt(get('auroc'), get('auroc_sd'))} | "
+              f"{_fmt(get('leak_free_accuracy'))} ({get('n_leak_free')}) | {met} | {row['published']} |")
+
+
+def print_timings(timings: list[dict]) -> None:
+    """The CNN's training time per run: wall seconds on CPU, threads, load average (1 min) at start and end."""
+    if not timings:
+        return
+    print("\nCNN training time (genofm-train wall seconds, incl. evaluation; CPU; load = 1-minute load average at start -> end):\n")
+    print("| dataset | run | train rows x length | epochs (best) | wall s | threads | load start -> end | CPUs |")
+    print("|---|---|---|---|---|---|---|---|")
+    for t in timings:
+        load = ("" if t.get("load_start") is None else f"{t['load_start']:.2f} -> {t['load_end']:.2f}")
+        print(f"| {t['dataset']} | {t['run']} | {t['train_rows']} x {t['length']} | {t['epochs']} ({t['best_epoch']}) | "
+              f"{_fmt(t.get('seconds'))[:-2] if t.get('seconds') is not None else ''} | {t.get('threads') or '?'} | {load} | {t.get('cpus') or '?'} |")
 
 
 if __name__ == "__main__":

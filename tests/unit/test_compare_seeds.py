@@ -84,3 +84,28 @@ def test_metric_spread_and_ensemble_refuses_other_rows(seeded, tmp_path):
 
     with pytest.raises(GenofmError, match="other test rows"):
         ensemble_metrics([dirs[0], other], ["mafk", "oct4"], n_bootstrap=0)
+
+
+def test_valid_predictions_are_written_and_ensembled_on_the_valid_split(seeded):
+    """valid_predictions.tsv holds the validation rows (what metrics.json's valid section scored), so
+    seeds can be ensembled and compared on validation, never on test."""
+    import json
+
+    tmp, dirs = seeded
+    classes = ["mafk", "oct4"]
+    tables = [pd.read_csv(d / "valid_predictions.tsv", sep="\t", dtype={"id": str}).set_index("id") for d in dirs]
+    assert set(tables[0]["split"]) == {"valid"}
+    test_ids = set(pd.read_csv(dirs[0] / "test_predictions.tsv", sep="\t", dtype={"id": str})["id"])
+    assert not test_ids & set(tables[0].index)
+    single = json.loads((dirs[0] / "metrics.json").read_text())["valid"]["metrics"]["accuracy"]["value"]
+    assert (tables[0]["predicted_label"] == tables[0]["label"]).mean() == pytest.approx(single, abs=1e-6)
+    average = np.mean([t.loc[tables[0].index, ["prob_mafk", "prob_oct4"]].to_numpy() for t in tables], axis=0)
+    truth = (tables[0]["label"] == "oct4").to_numpy().astype(int)
+    expected = evaluate(truth, average, classes, n_bootstrap=0)["metrics"]
+    got = ensemble_metrics(dirs, classes, n_bootstrap=0, split="valid")["metrics"]
+    assert got["auroc"]["value"] == pytest.approx(expected["auroc"]["value"], abs=1e-5)
+    assert got["accuracy"]["value"] == pytest.approx(expected["accuracy"]["value"], abs=1e-5)
+    from genofm.errors import GenofmError
+
+    with pytest.raises(GenofmError, match="ensemble split"):
+        ensemble_metrics(dirs, classes, split="train")

@@ -1,8 +1,9 @@
-"""Writing a model folder's evaluation files: metrics.json, test_predictions.tsv, ROC and PR curves.
+"""Writing a model folder's evaluation files: metrics.json, test/valid_predictions.tsv, ROC and PR curves.
 
 metrics.json holds the test split's metrics (the numbers to report) and, under ``valid``, the
 same metrics on the validation split: the numbers to choose k, head or model by, so that a
-benchmark user never picks on test.
+benchmark user never picks on test. valid_predictions.tsv holds the validation rows'
+probabilities, so that seeds can be ensembled and compared on validation too (genofm.evaluation.seeds).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from genofm.plots import pr_plot, roc_plot
 
 METRICS_JSON = "metrics.json"
 PREDICTIONS_TSV = "test_predictions.tsv"
+VALID_PREDICTIONS_TSV = "valid_predictions.tsv"
 ROC_PNG = "roc_curve.png"
 PR_PNG = "pr_curve.png"
 
@@ -34,11 +36,13 @@ def write_evaluation(
     seed: int,
     title: str = "",
     valid: tuple[np.ndarray, np.ndarray] | None = None,
+    valid_rows: pd.DataFrame | None = None,
 ) -> dict:
     """Evaluate on the held-out rows and write every evaluation file; returns the metrics document.
 
     ``valid`` is (labels, probabilities) of the validation split, stored under ``valid`` (None
-    when the dataset has no validation rows).
+    when the dataset has no validation rows); with ``valid_rows`` (the validation split's rows, in
+    the same order) their probabilities are written to valid_predictions.tsv.
     """
     directory = Path(directory)
     metrics = evaluate(truth, proba, classes, n_bootstrap=n_bootstrap, seed=seed)
@@ -48,6 +52,8 @@ def write_evaluation(
         metrics["valid"] = evaluate(np.asarray(valid[0]), np.asarray(valid[1], dtype=np.float64), classes,
                                     n_bootstrap=n_bootstrap, seed=seed)
         metrics["valid"]["split"] = "valid"
+        if valid_rows is not None:
+            write_table(prediction_table(valid_rows, np.asarray(valid[1], dtype=np.float64), classes), directory / VALID_PREDICTIONS_TSV)
     write_json(directory / METRICS_JSON, metrics)
     write_table(prediction_table(test, proba, classes), directory / PREDICTIONS_TSV)
     roc_plot(truth, proba, classes, directory / ROC_PNG, title=f"ROC, test split {title}".strip())

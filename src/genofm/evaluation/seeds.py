@@ -3,7 +3,8 @@
 A single seed's score mixes the model with the luck of its initialisation and cross-validation
 folds; the HERV seed paper reported mean +- sd over seeds, and averaging the seeds' probabilities
 (an ensemble) is usually better than any one of them. Both are computed from the model folders'
-own files (metrics.json, test_predictions.tsv), so nothing is re-trained or re-predicted.
+own files (metrics.json, test_predictions.tsv, valid_predictions.tsv), so nothing is re-trained or
+re-predicted. The validation split's ensemble is what a benchmark user compares models by.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from genofm.errors import GenofmError
 from genofm.evaluation.metrics import METRICS, evaluate
 
 PREDICTIONS_TSV = "test_predictions.tsv"
+#: the prediction file of each split a model folder is evaluated on
+SPLIT_PREDICTIONS = {"test": PREDICTIONS_TSV, "valid": "valid_predictions.tsv"}
 
 
 def metric_spread(rows: Sequence[dict]) -> dict[str, float | None]:
@@ -30,10 +33,10 @@ def metric_spread(rows: Sequence[dict]) -> dict[str, float | None]:
     return out
 
 
-def _read_predictions(model_dir: Path, classes: Sequence[str]) -> pd.DataFrame:
-    path = Path(model_dir) / PREDICTIONS_TSV
+def _read_predictions(model_dir: Path, classes: Sequence[str], split: str = "test") -> pd.DataFrame:
+    path = Path(model_dir) / SPLIT_PREDICTIONS[split]
     if not path.is_file():
-        raise GenofmError(f"{path}: not found; the model folder is incomplete, re-run genofm-train")
+        raise GenofmError(f"{path}: not found; the model folder is incomplete (or has no {split} split), re-run genofm-train")
     table = pd.read_csv(path, sep="\t", dtype={"id": str, "label": str}, keep_default_na=False)
     wanted = ["id", "label", *(f"prob_{c}" for c in classes)]
     missing = [c for c in wanted if c not in table.columns]
@@ -42,18 +45,22 @@ def _read_predictions(model_dir: Path, classes: Sequence[str]) -> pd.DataFrame:
     return table[wanted].set_index("id")
 
 
-def ensemble_metrics(model_dirs: Sequence[Path], classes: Sequence[str], n_bootstrap: int = 1000, seed: int = 0) -> dict:
-    """Metrics of the average of the models' test probabilities (rows matched by id).
+def ensemble_metrics(model_dirs: Sequence[Path], classes: Sequence[str], n_bootstrap: int = 1000, seed: int = 0,
+                     split: str = "test") -> dict:
+    """Metrics of the average of the models' probabilities on ``split`` (test or valid; rows matched by id).
 
-    The models must have been evaluated on the same test rows with the same labels; anything else
+    The models must have been evaluated on the same rows with the same labels; anything else
     is not an ensemble of seeds but a mix of datasets.
     """
-    tables = [_read_predictions(Path(d), classes) for d in model_dirs]
+    if split not in SPLIT_PREDICTIONS:
+        raise GenofmError(f"ensemble split {split!r}; choose one of {sorted(SPLIT_PREDICTIONS)}")
+    name = SPLIT_PREDICTIONS[split]
+    tables = [_read_predictions(Path(d), classes, split) for d in model_dirs]
     first = tables[0]
     for directory, table in zip(model_dirs[1:], tables[1:]):
         if set(table.index) != set(first.index) or not table.loc[first.index, "label"].equals(first["label"]):
             raise GenofmError(
-                f"{Path(directory) / PREDICTIONS_TSV}: other test rows or labels than {Path(model_dirs[0]) / PREDICTIONS_TSV}; "
+                f"{Path(directory) / name}: other {split} rows or labels than {Path(model_dirs[0]) / name}; "
                 "an ensemble averages seeds of one model on one dataset"
             )
     columns = [f"prob_{c}" for c in classes]
@@ -61,6 +68,6 @@ def ensemble_metrics(model_dirs: Sequence[Path], classes: Sequence[str], n_boots
     index = {c: k for k, c in enumerate(classes)}
     unknown = sorted(set(first["label"]) - set(index))
     if unknown:
-        raise GenofmError(f"{Path(model_dirs[0]) / PREDICTIONS_TSV}: label {unknown[0]!r} is not one of the model's classes")
+        raise GenofmError(f"{Path(model_dirs[0]) / name}: label {unknown[0]!r} is not one of the model's classes")
     truth = first["label"].map(index).to_numpy(dtype=np.int64)
     return evaluate(truth, proba, classes, n_bootstrap=n_bootstrap, seed=seed)

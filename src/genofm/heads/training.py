@@ -132,7 +132,7 @@ def train_head(
     valid = (splits.y_valid, head.predict_proba(X_valid)) if X_valid.shape[0] else None
     with atomic_path(output, directory=True) as tmp:
         metrics = write_evaluation(tmp, splits.test, splits.y_test, proba, splits.classes, n_bootstrap, seed,
-                                   title=f"({backbone}, {head.name})", valid=valid)
+                                   title=f"({backbone}, {head.name})", valid=valid, valid_rows=splits.valid)
         document = model_document(
             "head",
             splits.classes,
@@ -190,7 +190,7 @@ def train_finetuned(
     with atomic_path(output, directory=True) as tmp:
         config = finetuner.save(tmp)
         metrics = write_evaluation(tmp, splits.test, splits.y_test, proba, splits.classes, n_bootstrap, seed,
-                                   title=f"({backbone}, {'trained from scratch' if backbone == 'cnn' else 'fine-tuned'})", valid=valid)
+                                   title=f"({backbone}, {'trained from scratch' if backbone == 'cnn' else 'fine-tuned'})", valid=valid, valid_rows=splits.valid)
         document = model_document(
             "finetuned",
             splits.classes,
