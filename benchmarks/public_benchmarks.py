@@ -295,7 +295,12 @@ def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: arg
         else:
             results_cnn, timing_cnn, dirs = run_cnn(bench, runner, args, dataset, out, threads)
             for row in results_cnn:
-                row.update(zip(("leak_free_accuracy", "n_leak_free"), accuracy_on(None, clean, row.pop("_table"))))
+                tables = row.pop("_table")
+                if isinstance(tables, list):  # seeds: the mean of their leak-free accuracies
+                    scores = [accuracy_on(None, clean, t) for t in tables]
+                    row["leak_free_accuracy"], row["n_leak_free"] = float(np.mean([a for a, _ in scores])), scores[0][1]
+                else:
+                    row["leak_free_accuracy"], row["n_leak_free"] = accuracy_on(None, clean, tables)
             results.extend(results_cnn)
             timings.extend(timing_cnn)
             model_dirs.extend(dirs)
@@ -344,7 +349,7 @@ def run_cnn(bench: Benchmark, runner: Runner, args: argparse.Namespace, dataset:
                  **{f"{k}_sd": test_spread.get(f"{k}_sd") for k in SHOWN},
                  **{f"valid_{k}_sd": valid_spread.get(f"{k}_sd") for k in SHOWN},
                  "seconds": float(np.mean([runner.seconds(p) or np.nan for p in seeds])),
-                 "_table": pd.read_csv(seeds[0] / "test_predictions.tsv", sep="\t", dtype=str, keep_default_na=False)})
+                 "_table": [pd.read_csv(p / "test_predictions.tsv", sep="\t", dtype=str, keep_default_na=False) for p in seeds]})
     if len(seeds) > 1:
         test_ens = {k: v["value"] for k, v in ensemble_metrics(seeds, classes, n_bootstrap=0)["metrics"].items()}
         try:
@@ -442,9 +447,10 @@ def print_timings(timings: list[dict]) -> None:
     print("| dataset | run | train rows x length | epochs (best) | wall s | threads | load start -> end | CPUs |")
     print("|---|---|---|---|---|---|---|---|")
     for t in timings:
-        load = ("" if t.get("load_start") is None else f"{t['load_start']:.2f} -> {t['load_end']:.2f}")
+        load = "" if t.get("load_start") is None else f"{t['load_start']:.2f} -> {t['load_end']:.2f}"
+        wall = "" if t.get("seconds") is None else f"{t['seconds']:.1f}"
         print(f"| {t['dataset']} | {t['run']} | {t['train_rows']} x {t['length']} | {t['epochs']} ({t['best_epoch']}) | "
-              f"{_fmt(t.get('seconds'))[:-2] if t.get('seconds') is not None else ''} | {t.get('threads') or '?'} | {load} | {t.get('cpus') or '?'} |")
+              f"{wall} | {t.get('threads') or '?'} | {load} | {t.get('cpus') or '?'} |")
 
 
 if __name__ == "__main__":

@@ -176,6 +176,31 @@ def test_reverse_complement_of_one_hot():
     assert x[0, :, 0].sum() == 0 and x[0, :, 6].sum() == 0  # padding and N are all zero
 
 
+def test_shift_moves_each_row_and_pads_with_n():
+    from genofm.finetune.cnn import shift_codes
+
+    codes = np.array([[0, 1, 2, 3, 0], [3, 2, 1, 0, 3], [0, 0, 1, 1, 2]], dtype=np.uint8)
+    moved = shift_codes(codes, np.array([2, -1, 0]))
+    np.testing.assert_array_equal(moved, [[4, 4, 0, 1, 2], [2, 1, 0, 3, 4], [0, 0, 1, 1, 2]])
+    assert moved.dtype == np.uint8
+
+
+def test_shift_option_trains_repeatably_and_is_validated():
+    frame = position_frame(20, length=60, seed=4)
+    train, valid = frame[frame["split"] == "train"], frame[frame["split"] != "train"]
+    pairs = {"channels": "8", "hidden": "8", "shift": "3", "rc_augment": "false", "strand_average": "false"}
+    a = new_finetuner("cnn", None, pairs, _tiny_options())
+    b = new_finetuner("cnn", None, pairs, _tiny_options())
+    a.fit(train, valid, CLASSES)
+    b.fit(train, valid, CLASSES)
+    np.testing.assert_array_equal(a.predict_proba(valid), b.predict_proba(valid))  # the shifts come from the seeded generator
+    c = new_finetuner("cnn", None, {**pairs, "shift": "0"}, _tiny_options())
+    c.fit(train, valid, CLASSES)
+    assert not np.array_equal(a.predict_proba(valid), c.predict_proba(valid))
+    with pytest.raises(GenofmError, match="shift=-1"):
+        new_finetuner("cnn", None, {"shift": "-1"}, FinetuneOptions())
+
+
 def test_window_scores_map_back_to_the_sequence():
     window = np.arange(10.0)
     np.testing.assert_array_equal(to_sequence(window, 6), [2, 3, 4, 5, 6, 7])

@@ -12,6 +12,8 @@ with ``-O architecture=``:
   block), max-pooled into ``bins`` position bins and flattened into the hidden layer.
 
 Sequences are centre-padded with N (all-zero columns) or centre-cropped to one window length.
+``shift=N`` moves each training sequence by a random -N..N bp every epoch (jitter, as Basenji
+does), so the network learns a motif's approximate rather than exact offset on small datasets.
 Training draws a random strand for every training sequence each epoch (``rc_augment``) and
 predicts the mean of both strands' probabilities (``strand_average``): right for unstranded
 regions such as ChIP-seq peaks, wrong for oriented sequences (RNA families, splice junctions,
@@ -68,6 +70,7 @@ class CNNOptions(BackboneOptions):
     weight_decay: float = option(0.01, "AdamW weight decay (weight matrices only)")
     schedule: str = option("constant", "learning-rate decay: constant, linear or cosine")
     warmup: float = option(0.0, "share of the optimiser steps spent warming the learning rate up")
+    shift: int = option(0, "train each sequence shifted by a random 0..N bp left or right each epoch (N-padded; jitter against overfitting to exact offsets); 0 = off")
     rc_augment: bool = option(True, "train each sequence on a random strand each epoch (turn off for oriented sequences: RNA, splice sites, promoters)")
     strand_average: bool = option(True, "predict the mean of both strands' probabilities (turn off with rc_augment for oriented sequences)")
 
@@ -79,6 +82,8 @@ class CNNOptions(BackboneOptions):
         for name in ("channels", "layers", "bins", "hidden"):
             if getattr(self, name) < 1:
                 raise GenofmError(f"cnn option {name}={getattr(self, name)} must be at least 1")
+        if self.shift < 0:
+            raise GenofmError(f"cnn option shift={self.shift} must be 0 (off) or a number of bp")
         if not 0.0 <= self.dropout < 1.0:
             raise GenofmError(f"cnn option dropout={self.dropout} must be in [0, 1)")
         Recipe(self.weight_decay, 0.0, self.schedule, self.warmup)  # validates schedule and warm-up
@@ -139,6 +144,15 @@ def build_network(options: CNNOptions, length: int, n_classes: int) -> nn.Module
     if options.architecture == "basset":
         return BassetCNN(length, n_classes, options.channels, options.hidden, options.dropout)
     return DilatedCNN(n_classes, options.channels, options.layers, options.bins, options.hidden, options.dropout)
+
+
+def shift_codes(codes: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """Row i of ``codes`` (n, L base codes) moved ``shifts[i]`` bp right (left when negative); vacated positions are N (4)."""
+    length = codes.shape[1]
+    source = np.arange(length)[None, :] - np.asarray(shifts)[:, None]
+    inside = (source >= 0) & (source < length)
+    moved = np.take_along_axis(codes, np.clip(source, 0, length - 1), axis=1)
+    return np.where(inside, moved, np.uint8(4)).astype(codes.dtype)
 
 
 def reverse_complement_onehot(x: torch.Tensor) -> torch.Tensor:
@@ -212,7 +226,10 @@ class CNNTrainer:
         valid_codes = self.codes(valid["sequence"].tolist()) if len(valid) else None
 
         def batch_logits(rows: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
-            x = self.onehot(train_codes[rows])
+            codes = train_codes[rows]
+            if opts.shift:
+                codes = shift_codes(codes, rng.integers(-opts.shift, opts.shift + 1, size=len(rows)))
+            x = self.onehot(codes)
             if opts.rc_augment:
                 flip = torch.from_numpy(rng.random(len(rows)) < 0.5).to(self.device)
                 x = torch.where(flip[:, None, None], reverse_complement_onehot(x), x)
