@@ -57,7 +57,7 @@ def test_binary_logreg_model_folder(binary, monkeypatch, capsys):
     args = [dataset, "--output", out, *sum((["--embeddings", p] for p in embeddings), []), *FAST]
     code, _, err = run_tool(train_main, args, monkeypatch, capsys)
     assert code == 0, err
-    assert {p.name for p in out.iterdir()} == {"model.json", "model.safetensors", "metrics.json", "test_predictions.tsv",
+    assert {p.name for p in out.iterdir()} == {"model.json", "model.safetensors", "metrics.json", "test_predictions.tsv", "valid_predictions.tsv",
                                                "roc_curve.png", "pr_curve.png"}
     assert_no_pickle(out)
     model = read_model(out)
