@@ -160,3 +160,42 @@ def test_padding_fast_path_at_the_right_edge_and_after_a_weight_change():
         dense2, patched2 = model.trunk(x), fast(x)
     assert float((dense2 - dense).abs().max()) > 1e-3
     assert float((dense2 - patched2).abs().max()) <= 1e-5 * float(dense2.abs().max())
+
+
+@pytest.mark.parametrize("channels,kernel,dilation", [(3, 17, 1), (80, 9, 1), (72, 5, 4)])
+def test_convolution_as_matrix_products_equals_conv1d(channels, kernel, dilation):
+    """Both CPU kernels of the fast path (per-tap products, unfolded taps) equal conv1d, also with one-sided padding."""
+    from genofm.backbones.sei_fastpath import _taps, conv_rows, conv_unfolded
+
+    torch.manual_seed(0)
+    x = torch.randn(3, channels, 50)
+    weight, bias = torch.randn(7, channels, kernel), torch.randn(7)
+    radius = dilation * (kernel - 1) // 2
+    rows = x.transpose(1, 2).contiguous()
+    for left, right in ((radius, radius), (radius, 0), (0, 2 * radius)):
+        expected = torch.nn.functional.conv1d(torch.nn.functional.pad(x, (left, right)), weight, bias, dilation=dilation)
+        for out in (conv_rows(rows, _taps(weight), bias, dilation, left, right), conv_unfolded(rows, weight, bias, dilation, left, right)):
+            assert out.shape == (3, expected.shape[-1], 7) and out.is_contiguous()
+            assert float((out.transpose(1, 2) - expected).abs().max()) <= 1e-5 * float(expected.abs().max())
+
+
+def test_matrix_product_trunk_equals_the_conv2d_trunk_and_balances_tasks():
+    """gemm=False (oneDNN conv2d) and the default products agree, dense and patched, with 2 workers and 1-row tasks."""
+    model = _sharpened(4)
+    rng = np.random.default_rng(2)
+    seqs = ["".join(rng.choice(list("ACGT"), size=n)) for n in (600, 120, 600, 33)]
+    x = torch.from_numpy(one_hot(seqs, 600, unknown=0.25))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with torch.inference_mode():
+            plain = model.trunk(x)
+            gemm, conv2d = PaddedTrunk(model), PaddedTrunk(model, gemm=False, tasks_per_worker=1)
+            outs = [gemm.dense(x), conv2d.dense(x), gemm(x[1:2]), conv2d(x[1:2])]
+    finally:
+        torch.set_num_threads(threads)
+    scale = float(plain.abs().max())
+    for out in outs[:2]:
+        assert float((out - plain).abs().max()) <= 1e-5 * scale
+    for out in outs[2:]:
+        assert float((out - plain[1:2]).abs().max()) <= 1e-5 * scale
