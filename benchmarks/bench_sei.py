@@ -153,13 +153,15 @@ def reference_flops_trunk(model: ReferenceSei, length: int) -> int:
 
 
 def executed_trunk_flops(model: Sei, length: int) -> int:
-    """FLOPs genofm's dense inference trunk executes for one strand (conv pairs merged)."""
+    """FLOPs genofm's dense inference trunk executes for one strand on CPU (conv pairs merged, Winograd products)."""
     plan = PaddedTrunk(model)._plan()
     total, current = 0, length
     for name in BLOCKS:
         for op in plan[name]:
             if isinstance(op, _Pool):
                 current //= op.size
+            elif op._taps and op.taps(torch.float32).dim() == 4:  # (4, G, C, O) products per pair of positions
+                total += op.taps(torch.float32).numel() * current
             else:
                 total += 2 * op.weight.numel() * current
     return total
@@ -400,7 +402,7 @@ def run_workloads(args, workloads: dict, classifier: bool, output: str, device, 
         results["workloads"][name]["load"] = load_average()
         print(f"\n## {name}: {args.n} sequences, batch {args.batch} (+ reverse complements), output={output}, {args.repeats} repeats; {load_average()}")
         print(f"# architecture: {flops / 1e9:.1f} GFLOP per sequence (both strands); genofm's dense trunk executes "
-              f"{executed / 1e9:.1f} GFLOP (conv pairs merged); rates below count the architecture's FLOPs")
+              f"{executed / 1e9:.1f} GFLOP (conv pairs merged, Winograd F(2,3)); rates below count the architecture's FLOPs")
         print(f"{'implementation':32s} {'seq/s':>7s} {'best s':>7s} {'median s':>8s} {'cpu s':>7s} "
               f"{'x wall':>7s} {'x cpu':>6s} {'max|diff|':>9s}  achieved")
         for key, fig in row.items():

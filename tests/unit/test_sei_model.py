@@ -199,3 +199,42 @@ def test_matrix_product_trunk_equals_the_conv2d_trunk_and_balances_tasks():
         assert float((out - plain).abs().max()) <= 1e-5 * scale
     for out in outs[2:]:
         assert float((out - plain[1:2]).abs().max()) <= 1e-5 * scale
+
+
+@pytest.mark.parametrize("kernel", [5, 9, 17])
+def test_winograd_convolution_equals_conv1d(kernel):
+    """F(2, 3) Winograd products equal conv1d for odd and even output lengths and one-sided padding."""
+    from genofm.backbones.sei_fastpath import _taps, conv_winograd, winograd_taps
+
+    torch.manual_seed(kernel)
+    weight, bias = torch.randn(6, 5, kernel), torch.randn(6)
+    transformed = winograd_taps(_taps(weight))
+    radius = (kernel - 1) // 2
+    for n in (1, 2, 23, 40):
+        x = torch.randn(2, 5, n)
+        rows = x.transpose(1, 2).contiguous()
+        for left, right in ((radius, radius), (radius, 0), (0, 2 * radius), (radius + 1, radius)):
+            if left + n + right < kernel:
+                continue
+            expected = torch.nn.functional.conv1d(torch.nn.functional.pad(x, (left, right)), weight, bias)
+            out = conv_winograd(rows, transformed, bias, kernel, left, right)
+            assert out.shape == (2, expected.shape[-1], 6) and out.is_contiguous()
+            assert float((out.transpose(1, 2) - expected).abs().max()) <= 1e-5 * float(expected.abs().max()), (n, left, right)
+
+
+def test_trunk_with_winograd_on_every_undilated_convolution_equals_plain_trunk(monkeypatch):
+    """Full-size Sei uses Winograd for its wide undilated layers; lowering the width threshold runs it in a tiny Sei."""
+    from genofm.backbones import sei_fastpath
+
+    monkeypatch.setattr(sei_fastpath, "NARROW_INPUT", 1)
+    model = _sharpened(5)
+    fast = PaddedTrunk(model)
+    assert fast._plan()["conv1"][0].taps(torch.float32).dim() == 4  # Winograd transforms in use
+    rng = np.random.default_rng(3)
+    seqs = ["".join(rng.choice(list("ACGTN"), size=n)) for n in (600, 250, 31)]
+    x = torch.from_numpy(one_hot(seqs, 600, unknown=0.25))
+    with torch.inference_mode():
+        plain, dense, patched = model.trunk(x), fast.dense(x), fast(x[1:])
+    scale = float(plain.abs().max())
+    assert float((dense - plain).abs().max()) <= 1e-5 * scale
+    assert float((patched - plain[1:]).abs().max()) <= 1e-5 * scale

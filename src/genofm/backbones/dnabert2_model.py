@@ -190,7 +190,11 @@ class DNABERT2MLP(nn.Module):
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         h = self.gated_layers(hidden)
         gated, linear = h[..., : self.intermediate_size], h[..., self.intermediate_size :]
-        return self.layernorm(self.wo(self.dropout(self.act(gated) * linear)) + hidden)
+        if torch.is_grad_enabled() and (hidden.requires_grad or h.requires_grad):
+            product = self.act(gated) * linear
+        else:  # inference: multiply in place, one (tokens, intermediate) temporary fewer per layer
+            product = self.act(gated).mul_(linear)
+        return self.layernorm(self.wo(self.dropout(product)) + hidden)
 
 
 class DNABERT2Layer(nn.Module):
