@@ -12,8 +12,9 @@ and a dense batch (16 x 256, no padding). Reported: time per batch, tokens/s, th
 reference, max |difference| on real tokens, FLOPs per batch counted from the architecture (real
 tokens only), the achieved rate as a fraction of a large fp32 matmul measured in the same run,
 and the load average. Repeats are interleaved (order rotated) so that every implementation
-shares the machine's load alike. genofm is run twice: with unpadding (default) and with ``unpad=False``
-(every padded slot computed: the implementation before unpadding).
+shares the machine's load alike. genofm is run with unpadding and parallel row tasks (default), on padded batches also with
+``row_tasks=False`` (packed rows, PyTorch's intra-op threads: the implementation before row tasks),
+and with ``unpad=False`` (every padded slot computed: the implementation before unpadding).
 
     python benchmarks/bench_dnabert2.py [--rows 16] [--tokens 256] [--repeats 3] [--threads N]
 """
@@ -157,16 +158,18 @@ def main(argv=None) -> None:
         flops = layer_flops(cfg, lengths)
         runners = {"reference (official unpad)": lambda: reference_forward(state, cfg, ids, mask)}
 
-        def genofm(unpad: bool):
-            model.unpad = unpad
+        def genofm(unpad: bool, row_tasks: bool = True):
+            model.unpad, model.row_tasks = unpad, row_tasks
             return model(ids, mask)[0]
 
         runners["genofm"] = lambda: genofm(True)
+        if name == "padded":  # dense batches take the padded path, where row tasks do not apply
+            runners["genofm intra-op (before)"] = lambda: genofm(True, row_tasks=False)
         runners["genofm unpad=False (before)"] = lambda: genofm(False)
         row = {"load": load_average(), "flops_per_batch": flops, "real_fraction": float(real.float().mean())}
         with torch.inference_mode():
             figures = timed(runners, args.repeats)
-        model.unpad = True
+        model.unpad, model.row_tasks = True, True
         ref_wall, ref_cpu, ref_out = figures["reference (official unpad)"]
         for key, (wall, cpu, out) in figures.items():
             diff = float((out[real] - ref_out[real]).abs().max())

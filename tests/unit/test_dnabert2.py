@@ -141,6 +141,33 @@ def test_unpadded_batches_equal_padded_on_real_tokens(layer):
     assert grads and all(float((g - h).abs().max()) <= 1e-4 * max(1.0, float(h.abs().max())) for g, h in grads)
 
 
+def test_packed_rows_in_parallel_tasks_equal_one_thread():
+    """With 2 torch threads, inference sends groups of rows through the blocks as parallel tasks: same values."""
+    from genofm.backbones.dnabert2_model import _row_groups
+
+    assert _row_groups([(0, 10), (10, 11), (11, 20), (20, 21)], 2) == [([(0, 10), (10, 11)], (0, 11)), ([(11, 20), (20, 21)], (11, 21))]
+    assert _row_groups([(0, 5)], 2) == [([(0, 5)], (0, 5))]
+    torch.manual_seed(3)
+    cfg = DNABERT2Config(vocab_size=30, hidden_size=24, num_hidden_layers=2, num_attention_heads=6, intermediate_size=40)
+    model = DNABERT2Model(cfg).eval()
+    lengths = [13, 1, 7, 13, 4, 9]
+    ids = torch.randint(5, 30, (6, 13))
+    mask = (torch.arange(13)[None] < torch.tensor(lengths)[:, None]).long()
+    ids = ids * mask
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        with torch.inference_mode():
+            single, _ = model(ids, mask)
+        torch.set_num_threads(2)
+        with torch.inference_mode():
+            parallel, _ = model(ids, mask)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    assert float((single - parallel).abs().max()) <= 1e-6
+
+
 def test_unpadding_refuses_left_padding():
     cfg = DNABERT2Config(vocab_size=10, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=4)
     mask = torch.tensor([[0, 1, 1], [1, 1, 1]])

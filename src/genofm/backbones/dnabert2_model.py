@@ -12,7 +12,9 @@ Upstream then pads the packed tensor back to (B, T) for attention and masks padd
 -10000, which makes their weights exactly 0 in float32; genofm instead attends within each row's
 own tokens (``scaled_dot_product_attention`` per row with that row's ALiBi block), which gives
 the same values without computing, adding or normalising the padded T x T entries and without
-the scatter/gather of every layer. Batches without padding, and requests for attention maps,
+the scatter/gather of every layer. Because rows never interact, inference on a CPU with several
+torch threads sends groups of rows through all blocks as parallel single-threaded tasks
+(:mod:`genofm.backbones.threads`: no fork/join per operator). Batches without padding, and requests for attention maps,
 take the padded path (one batched attention, ``fused_attention`` choosing SDPA or the plain
 softmax that returns the probabilities).
 """
@@ -20,6 +22,7 @@ softmax that returns the probabilities).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from genofm.backbones.lm_common import LMEncoder
+from genofm.backbones.threads import cpu_workers, run_tasks
 from genofm.errors import GenofmError
 
 
@@ -223,6 +227,20 @@ def _left_aligned(mask: torch.Tensor) -> bool:
     return bool((ones[:, 1:] <= ones[:, :-1]).all())
 
 
+def _row_groups(rows: list[tuple[int, int]], groups: int) -> list[tuple[list[tuple[int, int]], tuple[int, int]]]:
+    """Consecutive rows cut into at most ``groups`` runs of about equal token counts, with each run's token span."""
+    total = rows[-1][1] - rows[0][0]
+    out, current = [], []
+    for start, stop in rows:
+        current.append((start, stop))
+        if len(out) < groups - 1 and stop - rows[0][0] >= total * (len(out) + 1) / groups:
+            out.append(current)
+            current = []
+    if current:
+        out.append(current)
+    return [(group, (group[0][0], group[-1][1])) for group in out]
+
+
 class DNABERT2Model(LMEncoder):
     """DNABERT-2 encoder; ``state_dict()`` keys equal the official ones without the ``bert.`` prefix."""
 
@@ -235,6 +253,8 @@ class DNABERT2Model(LMEncoder):
         self.fused_attention = fused_attention
         #: pack the real tokens of padded batches (off only to measure what it saves)
         self.unpad = unpad
+        #: CPU inference on packed rows as parallel single-threaded tasks (off only to measure what it saves)
+        self.row_tasks = True
         self.embeddings = DNABERT2Embeddings(config)
         self.encoder = DNABERT2Stack(config)
 
@@ -274,15 +294,26 @@ class DNABERT2Model(LMEncoder):
             raise ValueError("attention_mask must mark each row's tokens as one run at the start of the row")
         longest = max(counts) if counts else 0
         alibi, _ = attention_bias(self.encoder.alibi_slopes, attention_mask.new_ones(1, longest))
-        packed = Packed(rows, alibi)
         # embeddings on the padded (B, T) ids, as upstream: cheap, and hooks on the embedding layer
         # (integrated gradients) keep seeing (B, T, H)
         hidden = self.embeddings(input_ids).reshape(batch * length, -1)[index]
-        for block in self.encoder.layer[:target]:
-            hidden, _ = block(hidden, packed, False, False)
+        workers = cpu_workers(hidden.device)
+        if self.row_tasks and workers > 1 and len(rows) > 1 and not torch.is_grad_enabled():
+            # rows never interact: groups of rows go through all blocks as parallel single-threaded tasks
+            tasks = [functools.partial(self._encode_packed, hidden[a:b], [(s - a, e - a) for s, e in group], alibi, target)
+                     for group, (a, b) in _row_groups(rows, workers)]
+            hidden = torch.cat(run_tasks(tasks, workers))
+        else:
+            hidden = self._encode_packed(hidden, rows, alibi, target)
         out = hidden.new_zeros(batch * length, hidden.shape[-1])
         out[index] = hidden
         return out.view(batch, length, -1)
+
+    def _encode_packed(self, hidden: torch.Tensor, rows: list[tuple[int, int]], alibi: torch.Tensor, target: int) -> torch.Tensor:
+        packed = Packed(rows, alibi)
+        for block in self.encoder.layer[:target]:
+            hidden, _ = block(hidden, packed, False, False)
+        return hidden
 
     def input_embeddings(self) -> nn.Embedding:
         return self.embeddings.word_embeddings

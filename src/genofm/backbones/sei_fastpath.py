@@ -50,8 +50,8 @@ from genofm.backbones.threads import cpu_workers, run_tasks
 N_VALUE = 0.25
 #: the order in which :meth:`Sei.trunk` uses its blocks
 BLOCKS = ("lconv1", "conv1", "lconv2", "conv2", "lconv3", "conv3", "dconv1", "dconv2", "dconv3", "dconv4", "dconv5")
-#: sequence positions (batch x length) per dense chunk: 8 strands of 4,096 bp
-MAX_POSITIONS = 8 * 4096
+#: sequence positions (batch x length) per dense chunk: 4 strands of 4,096 bp
+MAX_POSITIONS = 4 * 4096
 #: dense batches are cut into at least this many tasks per CPU worker (load balance on a busy machine)
 TASKS_PER_WORKER = 2
 
@@ -136,18 +136,27 @@ def conv_winograd(x: torch.Tensor, transformed: torch.Tensor, bias: torch.Tensor
     total = 2 * half + 3 * groups - 1  # padded rows the last output pair's last group reads
     padded = F.pad(x, (0, 0, left, total - n - left))
     a, b, c, d = padded[:, :-3], padded[:, 1:-2], padded[:, 2:-1], padded[:, 3:]
-    products = []
-    for j, tiles in enumerate((a - c, b + c, c - b, b - d)):
+    out = x.new_empty(batch, half, 2, width)
+    even, odd = out[:, :, 0], out[:, :, 1]
+    # one transformed input and one product alive at a time (activation memory), folded into the outputs
+    for j, transform in enumerate((torch.sub, torch.add, lambda p, q: torch.sub(q, p), torch.sub)):
+        tiles = transform(*((a, c), (b, c), (b, c), (b, d))[j])
         # output pair i, group g reads the tile starting at row 2 i + 3 g
         m = torch.bmm(tiles[:, 0 : 2 * half : 2], transformed[j, 0].expand(batch, -1, -1))
         for g in range(1, groups):
             m.baddbmm_(tiles[:, 3 * g : 3 * g + 2 * half : 2], transformed[j, g].expand(batch, -1, -1))
-        products.append(m)
-    m0, m1, m2, m3 = products
-    out = x.new_empty(batch, half, 2, width)
-    even, odd = out[:, :, 0], out[:, :, 1]
-    torch.add(m0, m1, out=even).add_(m2)
-    torch.sub(m1, m2, out=odd).sub_(m3)
+        del tiles
+        if j == 0:  # y0 = m0 + m1 + m2, y1 = m1 - m2 - m3
+            even.copy_(m)
+        elif j == 1:
+            even.add_(m)
+            odd.copy_(m)
+        elif j == 2:
+            even.add_(m)
+            odd.sub_(m)
+        else:
+            odd.sub_(m)
+        del m
     if bias is not None:
         out.add_(bias)
     out = out.view(batch, 2 * half, width)
