@@ -163,7 +163,7 @@ def main(argv=None) -> None:
             return model(ids, mask)[0]
 
         runners["genofm"] = lambda: genofm(True)
-        if name == "padded":  # dense batches take the padded path, where row tasks do not apply
+        if name == "padded":  # on dense batches row_tasks=False is the padded path, i.e. unpad=False
             runners["genofm intra-op (before)"] = lambda: genofm(True, row_tasks=False)
         runners["genofm unpad=False (before)"] = lambda: genofm(False)
         row = {"load": load_average(), "flops_per_batch": flops, "real_fraction": float(real.float().mean())}

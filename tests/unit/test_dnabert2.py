@@ -166,6 +166,17 @@ def test_packed_rows_in_parallel_tasks_equal_one_thread():
     finally:
         torch.set_num_threads(threads)
     assert float((single - parallel).abs().max()) <= 1e-6
+    dense = torch.ones_like(mask)  # no padding: the padded path on one thread, row tasks on two
+    try:
+        torch.set_num_threads(1)
+        with torch.inference_mode():
+            single, _ = model(ids.clamp(min=5), dense)
+        torch.set_num_threads(2)
+        with torch.inference_mode():
+            parallel, _ = model(ids.clamp(min=5), dense)
+    finally:
+        torch.set_num_threads(threads)
+    assert float((single - parallel).abs().max()) <= 1e-5
 
 
 def test_unpadding_refuses_left_padding():
