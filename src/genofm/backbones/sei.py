@@ -24,8 +24,9 @@ summaries are reversed first so that both describe the same genomic stretch.
 Memory: the full model holds ~890M float32 parameters (3.3 GiB, almost all in the classifier).
 The checkpoint is memory-mapped and assigned without a copy, so RAM use is the file's pages
 plus activations: the inference trunk (:mod:`genofm.backbones.sei_fastpath`) runs dense batches
-in chunks of 8 strands at 4,096 bp, so activations stay near 0.6 GB whatever the batch size
-(measured peak RSS increase for the default batch of 16 with both strands); ~7 MB for a 200 bp
+in chunks of 4 strands at 4,096 bp and keeps ~0.33 GB of per-tap CPU weights, so the peak stays
+near weights + 0.9 GB whatever the batch size (measured for the default batch of 16 with both
+strands); ~7 MB for a 200 bp
 sequence with ``reuse_padding``; ``trunk`` outputs never read the classifier. On a
 GPU the weights need ~3.3 GiB of device memory and bf16 autocast roughly halves activations.
 """

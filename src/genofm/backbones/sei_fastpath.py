@@ -29,7 +29,7 @@ up to float rounding:
   divided by the pooling stride) until the dilated tower covers the whole window.
 
 Dense batches are cut into chunks of at most ``max_positions`` sequence positions, which bounds
-activation memory (~0.3 GB per chunk at the default) whatever the batch size. On a CPU with
+activation memory (~0.1 GB per chunk at the default) whatever the batch size. On a CPU with
 several torch threads, batch slices run as parallel single-threaded tasks
 (:mod:`genofm.backbones.threads`) rather than through PyTorch's intra-op threads.
 Only for inference; training uses :meth:`Sei.trunk`.
