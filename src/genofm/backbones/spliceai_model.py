@@ -123,7 +123,9 @@ class SpliceAINet(nn.Module):
         length = x.shape[-1]
         total_radius = self.receptive_radius
         h = _conv(_as_2d(x), self.stem.weight, self.stem.bias)
-        h_const = self.stem.bias.float()  # the stem applied to an N (all-zero) column
+        # the stem applied to an N (all-zero) column; the constants are tracked in float64 (32-vectors:
+        # free) so that their rounding does not add up over the 32 convolutions
+        h_const = self.stem.bias.double()
         h_width, reach = 0, 0  # half-width held beyond the sequence; how far values can differ from the constant
         total = self._skip(0, h, None)
         for index, unit in enumerate(self.units, start=1):
@@ -177,7 +179,7 @@ def _bn_affine(bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
 def _bn_relu(x: torch.Tensor, const: torch.Tensor, bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
     """Inference-mode BatchNorm then ReLU, on the window and on the constant outside it."""
     scale, shift = _bn_affine(bn)
-    return F.relu_(_bn(x, bn)), torch.relu(const * scale.float() + shift.float())
+    return F.relu_(_bn(x, bn)), torch.relu(const * scale.double() + shift.double())
 
 
 def _windowed_conv(
@@ -191,7 +193,7 @@ def _windowed_conv(
     padding stands for it, and it is added back through the bias: conv(x - c) + (W c + b).
     ``x`` must be a temporary the caller no longer needs. Returns the output and its constant.
     """
-    out_const = weight.sum(dim=-1).float() @ const + bias.float()
+    out_const = weight.double().sum(dim=-1) @ const + bias.double()
     need = want + radius
     if need <= have:
         cut = have - need
