@@ -5,10 +5,16 @@ Runs the tools exactly as a user would (``genofm-prepare`` -> ``genofm-embed`` -
 root; see its README for sources and licences), for these models:
 
 * ``kmer``: k-mer spectrum + standardised logistic regression; k chosen on the validation split;
-* ``spliceai``: the five SpliceAI-10k models' pooled features + logistic regression;
-* ``stacked``: the chosen k-mer and the SpliceAI features joined in one logistic regression;
-* ``cnn``: the from-scratch CNN (``--finetune cnn``), several seeds, reported as the ensemble of
-  the seeds' averaged probabilities (each seed and the mean +- sd are in comparison.tsv).
+* ``spliceai``: the five SpliceAI-10k models' pooled features + logistic regression (UCI splice by default);
+* ``stacked``: the chosen k-mer and the SpliceAI features joined in one logistic regression (UCI splice by default);
+* ``cnn``: the from-scratch CNN (``--finetune cnn``): each architecture in ``CNN_CANDIDATES`` with
+  seed 0, the best on VALIDATION accuracy trained with more seeds, reported as mean +- sd and as the
+  ensemble of the seeds' averaged probabilities. Oriented sequences (RNA, TSS-anchored promoters,
+  splice junctions) train and predict on their given strand only.
+
+Every choice is made on the validation split (logistic regression's C by CV on train); the table
+prints validation beside test metrics, and a second table the CNN's training time per run (wall
+seconds, threads, load average at start and end). See docs/public-benchmarks.md for the figures.
 
 Splits: iEnhancer-2L and nRC keep their published train / independent-test files (a validation
 split is drawn from train); E. coli promoters and UCI splice have no published split and get a
@@ -22,7 +28,7 @@ git-ignored); finished steps are reused on a re-run unless ``--fresh``. Usage::
 
     python benchmarks/public_benchmarks.py                        # everything
     python benchmarks/public_benchmarks.py --datasets uci_splice --models kmer,cnn
-    python benchmarks/public_benchmarks.py --cnn-seeds 1 --threads 2
+    python benchmarks/public_benchmarks.py --cnn-seeds 1 --cnn-candidates basset --workdir /tmp/gbench
 
 Exits 0 with a message when ``../shared/data`` is absent (nothing to benchmark).
 """
