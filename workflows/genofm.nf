@@ -11,7 +11,7 @@ include { GENOFM_FINETUNE                   } from '../modules/local/genofm/fine
 include { GENOFM_PREDICT                    } from '../modules/local/genofm/predict/main'
 include { GENOFM_INTERPRET                  } from '../modules/local/genofm/interpret/main'
 include { GENOFM_COMPARE                    } from '../modules/local/genofm/compare/main'
-include { csvList; backboneWeights          } from '../subworkflows/local/utils_nfcore_genofm_pipeline'
+include { csvList; backboneWeights; embedBackbones } from '../subworkflows/local/utils_nfcore_genofm_pipeline'
 
 workflow GENOFM {
 
@@ -37,7 +37,8 @@ workflow GENOFM {
     ch_summary = GENOFM_PREPARE.out.summary.map { meta, json -> [[id: meta.id], json] }
 
     // --- embeddings, then heads on them --------------------------------------------------------
-    def backbones = csvList(params.backbones)
+    // --backbones plus any backbone a --stack names
+    def backbones = embedBackbones()
     def heads = csvList(params.head)
     EMBED_SHARDED(
         ch_dataset,
@@ -49,20 +50,25 @@ workflow GENOFM {
     ch_versions = ch_versions.mix(EMBED_SHARDED.out.versions)
 
     ch_dataset_by_name = ch_dataset.map { meta, pq -> [meta.id, pq] }
-    // track features: a backbone of their own, and joined with every sequence backbone (one head
-    // on both), so the comparison holds the ablation: sequence only, tracks only, both
-    ch_tracks = GENOFM_PREPARE.out.tracks.map { meta, h5 -> [meta.id, h5] }
-    ch_embeddings = EMBED_SHARDED.out.embeddings
-        .mix(ch_tracks.map { name, h5 -> [[id: "${name}.tracks".toString(), dataset: name, backbone: 'tracks'], [h5]] })
-        .mix(
-            EMBED_SHARDED.out.embeddings
-                .map { meta, h5s -> [meta.dataset, meta, h5s] }
-                .combine(ch_tracks, by: 0)
-                .map { name, meta, h5s, h5 ->
-                    def backbone = "${meta.backbone}+tracks".toString()
-                    [meta + [id: "${name}.${backbone}".toString(), backbone: backbone], h5s + [h5]]
-                }
-        )
+    // track features are a backbone of their own ('tracks'); joined sets of backbones get one head
+    // on their joined embeddings (genofm-train joins them by id): every sequence backbone with the
+    // tracks (the ablation: sequence only, tracks only, both) and the --stack backbones
+    def joins = (params.tracks ? backbones.collect { backbone -> [backbone, 'tracks'] } : []) +
+        (params.stack ? [csvList(params.stack)] : [])
+    ch_single = EMBED_SHARDED.out.embeddings
+        .mix(GENOFM_PREPARE.out.tracks.map { meta, h5 -> [[id: "${meta.id}.tracks".toString(), dataset: meta.id, backbone: 'tracks'], [h5]] })
+    ch_joined = ch_single
+        .filter { _meta, _h5s -> joins }
+        .map { meta, h5s -> [meta.dataset, meta.backbone, h5s] }
+        .groupTuple(by: 0, size: backbones.size() + (params.tracks ? 1 : 0))
+        .flatMap { name, names, h5_lists ->
+            def by_backbone = [names, h5_lists].transpose().collectEntries { pair -> [pair[0], pair[1]] }
+            joins.collect { join ->
+                def backbone = join.join('+')
+                [[id: "${name}.${backbone}".toString(), dataset: name, backbone: backbone], join.collectMany { part -> by_backbone[part] }]
+            }
+        }
+    ch_embeddings = ch_single.mix(ch_joined)
     // [ meta, dataset, embedding shards ]: one per dataset x backbone x head
     ch_head_inputs = ch_embeddings
         .map { meta, h5s -> [meta.dataset, meta, h5s] }

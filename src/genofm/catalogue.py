@@ -169,6 +169,15 @@ def schema_properties() -> dict[str, dict]:
             "dilated residual CNN instead of the Basset-like one).",
             "fas fa-tools",
         ),
+        # a stacked head joins two or more backbones, so the list pattern asks for a second name
+        "stack": {
+            "type": "string",
+            "pattern": f"^({'|'.join(embed_names)})(,({'|'.join(embed_names)}))+$",
+            "errorMessage": "--stack must name two or more of: " + ", ".join(embed_names) + ", comma-separated (e.g. kmer,spliceai)",
+            "description": "Comma-separated backbones (two or more) whose embeddings are joined for one extra head per dataset "
+            "(comparison row e.g. kmer+spliceai), beside the single backbones; each is embedded even when --backbones omits it.",
+            "fa_icon": "fas fa-layer-group",
+        },
     }
     for e in CATALOGUE:
         if e.weights_parameter:

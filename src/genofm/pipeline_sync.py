@@ -4,6 +4,8 @@ Two facts live in the package and are copied, not retyped, into files Nextflow r
 
 - the backbone catalogue (:mod:`genofm.catalogue`) -> ``nextflow_schema.json``'s ``--backbones``,
   ``--finetune_backbones`` and ``--<backbone>_dir`` parameters;
+- the split modes of ``genofm-prepare`` (:data:`genofm.data.splits.SPLIT_MODES`) -> ``--split_mode``'s
+  allowed values;
 - the version (``genofm.__version__``) -> ``manifest.version`` and the ``container_tag`` default in
   ``nextflow.config``, and that default in ``nextflow_schema.json``. (Nextflow reads its config
   before any Python runs, so the config holds a copy; container labels and the package metadata
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from genofm import __version__
 from genofm.catalogue import CATALOGUE, format_schema, schema_with_catalogue
+from genofm.data.splits import SPLIT_MODES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,12 +35,15 @@ _CONTAINER_TAG = re.compile(r"(^\s*container_tag\s*=\s*')([^']*)(')", re.M)
 
 
 def synced_schema(text: str) -> str:
-    """``nextflow_schema.json`` with the catalogue's parameters and the version's image tag."""
+    """``nextflow_schema.json`` with the catalogue's parameters, the split modes and the version's image tag."""
     schema = schema_with_catalogue(json.loads(text))
     for group in schema["$defs"].values():
         tag = group.get("properties", {}).get("container_tag")
         if tag is not None:
             tag["default"] = __version__
+        split_mode = group.get("properties", {}).get("split_mode")
+        if split_mode is not None:
+            split_mode["enum"] = list(SPLIT_MODES)
     return format_schema(schema)
 
 

@@ -5,7 +5,10 @@
 #   2. a -stub run of the test profile wires every step and publishes the expected file names;
 #   3. the real test profile (bundled Oct4 vs MafK peaks, kmer + SpliceAI) finishes, publishes
 #      every expected file, and the k-mer model separates the two factors (test AUROC > 0.8);
-#   4. a -resume re-run executes nothing (every task comes from the cache);
+#      --stack kmer,spliceai adds the stacked kmer+spliceai row beside them;
+#   4. a -resume re-run executes nothing (every task comes from the cache); 4b. the tracks
+#      ablation; 4c. (region, cell type) rows (samplesheet cell_type) with --split_mode cell: the
+#      held-out cell type is the test split and is predicted from its own tracks;
 #   5. the fine-tuning branch runs end to end with a tiny random DNABERT-6, and Sei is staged from
 #      --sei_dir (tiny random release folders from genofm.testing).
 # Wall times of the real run and of the -resume run are printed. Ends with the plain line
@@ -80,6 +83,10 @@ printf 'dataset,label,file,genome\nds,Oct 4,%s/sample.fa,\nds,MafK,%s/sample2.fa
 printf 'dataset,label,file,genome\nds,Oct4,%s/sample.fa,\nds,Oct4,%s/sample2.fa,\n' "$JANGGU" "$JANGGU" > "$SHEETS/one_class.csv"
 printf 'dataset,label,file,genome\nds,Oct4,%s/sample.fa,\nds,MafK,%s/peaks.bed,\n' "$JANGGU" "$SHEETS" > "$SHEETS/bed_without_genome.csv"
 touch "$SHEETS/peaks.bed"
+# (region, cell type) rows: the Oct4 peaks bound in K562 and unbound in HepG2, the MafK peaks the
+# other way round, so sequence alone cannot carry over from one cell type to the other
+printf 'dataset,label,file,genome,cell_type\ncells,bound,%s/sample.fa,,K562\ncells,unbound,%s/sample2.fa,,K562\ncells,bound,%s/sample2.fa,,HepG2\ncells,unbound,%s/sample.fa,,HepG2\n' \
+    "$JANGGU" "$JANGGU" "$JANGGU" "$JANGGU" > "$SHEETS/cells.csv"
 
 expect_rejected unknown_backbone "--backbones: 'kmer,foo' is not valid" -profile test --backbones kmer,foo
 expect_rejected missing_input "--input: required" --outdir "$TMP/never"
@@ -91,6 +98,10 @@ expect_rejected missing_file "line 3, column 'file': '.*absent.fa' does not exis
 expect_rejected bad_label "line 2, column 'label': 'Oct 4' is not valid" --input "$SHEETS/bad_label.csv"
 expect_rejected one_class "only one class \(Oct4\)" --input "$SHEETS/one_class.csv"
 expect_rejected interval_without_genome "peaks.bed holds intervals; fill the genome column" --input "$SHEETS/bed_without_genome.csv"
+expect_rejected split_cell_without_cell_types "--split_mode cell: no row of samplesheet_test.csv has a cell_type" -profile test --split_mode cell --test_cells HepG2
+expect_rejected unknown_test_cell "--test_cells: GM12878 is not a cell_type of cells.csv \(have HepG2, K562\)" --input "$SHEETS/cells.csv" --split_mode cell --test_cells GM12878
+expect_rejected stack_of_one "--stack: 'kmer' is not valid \(--stack must name two or more of" -profile test --stack kmer
+expect_rejected stack_unknown_backbone "--stack: 'kmer,foo' is not valid" -profile test --stack kmer,foo
 
 # expect_task_fails NAME REGEX ARGS...: non-zero exit inside a task, the tool's one error line
 # (REGEX) in the output, and nothing published.
@@ -139,12 +150,23 @@ fi
 TRACKS=$TMP/tracks_sheet
 python -m genofm.testing.tiny_tracks --out "$TRACKS" Oct4="$JANGGU/sample.fa" MafK="$JANGGU/sample2.fa" \
     --signal-class Oct4 > "$TMP/tiny_tracks.log" 2>&1 || fail "genofm.testing.tiny_tracks" "$TMP/tiny_tracks.log"
+# --stack kmer,spliceai with --backbones kmer: spliceai is embedded too; the tracks join and the
+# stack share one channel operation, so one run checks both
 STUB_TRACKS=$TMP/stub_tracks
-if nf "$STUB_TRACKS" -profile test -stub --outdir out --backbones kmer --tracks "$TRACKS/tracks.tsv" &&
-    [ "$(grep -c 'Submitted process > .*GENOFM_TRAIN' "$STUB_TRACKS/run.log")" = 3 ]; then
-    pass "stub run with --tracks: kmer, tracks and kmer+tracks models"
+trained() { sed -n 's/.*Submitted process > .*GENOFM_TRAIN (oct4_mafk\.\(.*\)\.logreg)$/\1/p' "$1" | sort | tr '\n' ' '; }
+if nf "$STUB_TRACKS" -profile test -stub --outdir out --backbones kmer --stack kmer,spliceai --tracks "$TRACKS/tracks.tsv" &&
+    [ "$(trained "$STUB_TRACKS/run.log")" = "kmer kmer+spliceai kmer+tracks spliceai spliceai+tracks tracks " ]; then
+    pass "stub run with --tracks and --stack kmer,spliceai: models $(trained "$STUB_TRACKS/run.log")"
+    # the task folder from its '[ab/cdef12] Submitted process > ...' line
+    stacked_hash=$(sed -n 's/^\[\([0-9a-f]*\/[0-9a-f]*\)\] Submitted process > .*GENOFM_TRAIN (oct4_mafk\.kmer+spliceai\.logreg)$/\1/p' "$STUB_TRACKS/run.log")
+    stacked_dir=$(ls -d "$STUB_TRACKS/work/${stacked_hash:-none}"* 2>/dev/null | head -n1)
+    if [ -n "$stacked_dir" ] && [ "$(ls "$stacked_dir/embeddings" | tr '\n' ' ')" = "oct4_mafk.kmer.h5 oct4_mafk.spliceai.h5 " ]; then
+        pass "the stacked head's task stages both backbones' embeddings"
+    else
+        fail "the stacked head's task stages both backbones' embeddings (${stacked_dir:-no task})" "$STUB_TRACKS/run.log"
+    fi
 else
-    fail "stub run with --tracks" "$STUB_TRACKS/run.log"
+    fail "stub run with --tracks and --stack kmer,spliceai (trained: $(trained "$STUB_TRACKS/run.log"))" "$STUB_TRACKS/run.log"
 fi
 
 if [ "$QUICK" = true ]; then
@@ -153,7 +175,8 @@ else
     # -----------------------------------------------------------------------------------------
     echo "== 3. the test profile, end to end"
     REAL=$TMP/real
-    if nf "$REAL" -profile test --outdir out --trace_report_suffix first; then
+    # --stack kmer,spliceai: one more head on the joined embeddings of the two backbones
+    if nf "$REAL" -profile test --outdir out --stack kmer,spliceai --trace_report_suffix first; then
         real_wall=$(cat "$REAL/wall_s")
         pass "test profile completes"
         expect_files "$REAL/out" "test profile" $(test_profile_outputs)
@@ -176,6 +199,13 @@ else
         sai=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
                           $col["backbone"] == "spliceai" { print $col["auroc"] }' "$REAL/out/comparison/comparison.tsv" 2>/dev/null)
         echo "      (spliceai logreg test AUROC: ${sai:-none})"
+        stacked=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+                              $col["backbone"] == "kmer+spliceai" && $col["head"] == "logreg" { print $col["auroc"] }' "$REAL/out/comparison/comparison.tsv" 2>/dev/null)
+        if [ -n "$stacked" ] && [ -s "$REAL/out/oct4_mafk/train/oct4_mafk.kmer+spliceai.logreg/model.json" ]; then
+            pass "--stack kmer,spliceai: the kmer+spliceai row sits beside the single backbones in comparison.tsv (test AUROC $stacked)"
+        else
+            fail "--stack kmer,spliceai row in comparison.tsv" "$REAL/out/comparison/comparison.tsv"
+        fi
         # every model folder and report named in comparison.tsv resolves from the comparison folder
         unresolved=$(cd "$REAL/out/comparison" 2>/dev/null && awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
                      $col["kind"] == "model" { print $col["model_dir"]; if ($col["report"] != "") print $col["report"] }' comparison.tsv |
@@ -188,7 +218,7 @@ else
 
         # -------------------------------------------------------------------------------------
         echo "== 4. -resume re-executes nothing"
-        if nf "$REAL" -profile test --outdir out --trace_report_suffix resume -resume; then
+        if nf "$REAL" -profile test --outdir out --stack kmer,spliceai --trace_report_suffix resume -resume; then
             resume_wall=$(cat "$REAL/wall_s")
             trace=$REAL/out/pipeline_info/execution_trace_resume.txt
             total=$(awk -F'\t' 'NR > 1' "$trace" | wc -l)
@@ -221,6 +251,51 @@ else
         fi
     else
         fail "test profile with --tracks" "$TR/run.log"
+    fi
+
+    # -----------------------------------------------------------------------------------------
+    echo "== 4c. (region, cell type) examples from the samplesheet's cell_type, HepG2 held out (--split_mode cell)"
+    # per cell type its own DNase: high where the regions are bound in that cell type (the Oct4
+    # peaks in K562, the MafK peaks in HepG2); the sheet names both cell types' files
+    CELL_TRACKS=$TMP/cell_tracks
+    if python -m genofm.testing.tiny_tracks --out "$CELL_TRACKS/k562" bound="$JANGGU/sample.fa" unbound="$JANGGU/sample2.fa" \
+            --signal-class bound --cells K562 --seed 1 > "$TMP/cell_tracks.log" 2>&1 &&
+        python -m genofm.testing.tiny_tracks --out "$CELL_TRACKS/hepg2" bound="$JANGGU/sample2.fa" unbound="$JANGGU/sample.fa" \
+            --signal-class bound --cells HepG2 --seed 2 >> "$TMP/cell_tracks.log" 2>&1; then
+        { head -n1 "$CELL_TRACKS/k562/tracks.tsv"
+          for cell in k562 hepg2; do tail -n +2 "$CELL_TRACKS/$cell/tracks.tsv" | awk -F'\t' -v OFS='\t' -v d="$cell" '{ $4 = d "/" $4; print }'; done
+        } > "$CELL_TRACKS/tracks.tsv"
+    else
+        fail "genofm.testing.tiny_tracks for two cell types" "$TMP/cell_tracks.log"
+    fi
+    CELLS=$TMP/cells_run
+    if nf "$CELLS" -profile test --outdir out --input "$SHEETS/cells.csv" --backbones kmer --max_per_class 800 --shard_size 2000 --skip_interpret \
+        --tracks "$CELL_TRACKS/tracks.tsv" --track_bins 2 --split_mode cell --test_cells HepG2; then
+        pass "--split_mode cell run completes ($(cat "$CELLS/wall_s") s)"
+        # the test split is HepG2 and only HepG2; train and valid hold K562 only
+        if python - "$CELLS/out/cells/prepare/cells.summary.json" <<'PY'
+import json, sys
+cells = json.load(open(sys.argv[1]))["cell_types"]
+sys.exit(not (list(cells["test"]) == ["HepG2"] and cells["test"]["HepG2"] > 0 and set(cells["train"]) | set(cells["valid"]) == {"K562"}))
+PY
+        then
+            pass "test split = held-out HepG2 only, train/valid = K562 ($(python -c 'import json, sys; print(json.load(open(sys.argv[1]))["cell_types"])' "$CELLS/out/cells/prepare/cells.summary.json"))"
+        else
+            fail "test split = held-out HepG2 only" "$CELLS/out/cells/prepare/cells.summary.json"
+        fi
+        # test AUROC per model, read from each model's metrics.json
+        cell_auroc() { python -c 'import json, sys; print(json.load(open(sys.argv[1]))["metrics"]["auroc"]["value"])' "$CELLS/out/cells/train/cells.$1.logreg/metrics.json" 2>/dev/null; }
+        tr_auroc=$(cell_auroc tracks)
+        seq_auroc=$(cell_auroc kmer)
+        both_auroc=$(cell_auroc kmer+tracks)
+        echo "      held-out HepG2 test AUROC: tracks ${tr_auroc:-none}, kmer ${seq_auroc:-none}, kmer+tracks ${both_auroc:-none}"
+        if [ -n "$tr_auroc" ] && [ -n "$seq_auroc" ] && awk -v t="$tr_auroc" -v s="$seq_auroc" -v m="$AUROC_MIN" 'BEGIN { exit !(t > m && s < 0.5) }'; then
+            pass "HepG2 predicted from its own tracks (tracks AUROC $tr_auroc > $AUROC_MIN); sequence alone does not carry over (kmer AUROC $seq_auroc < 0.5)"
+        else
+            fail "held-out HepG2: tracks AUROC '${tr_auroc:-none}' > $AUROC_MIN and kmer AUROC '${seq_auroc:-none}' < 0.5" "$CELLS/out/comparison/comparison.tsv"
+        fi
+    else
+        fail "--split_mode cell run" "$CELLS/run.log"
     fi
 
     # -----------------------------------------------------------------------------------------

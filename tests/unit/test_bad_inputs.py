@@ -203,6 +203,8 @@ def test_label_rule_is_the_pipeline_samplesheet_rule():
 
     schema = json.loads((Path(__file__).parents[2] / "assets" / "schema_input.json").read_text())
     assert schema["items"]["properties"]["label"]["pattern"] == f"^({LABEL_PATTERN})?$"
+    # a cell type joins the label in LABEL@CELL=PATH, so it keeps to the same characters
+    assert schema["items"]["properties"]["cell_type"]["pattern"] == f"^({LABEL_PATTERN})?$"
 
 
 # ---------------------------------------------------------------- temporaries and signals (items 3, 12)

@@ -65,3 +65,16 @@ def test_schema_rendering_adds_and_removes_weights_parameters():
     rendered = catalogue.schema_with_catalogue(schema)
     names = {n for g in rendered["$defs"].values() for n in g.get("properties", {})}
     assert "sei_dir" in names and "retired_dir" not in names
+
+
+def test_schema_split_modes_are_prepares_and_stack_needs_two_backbones():
+    import re
+
+    from genofm.data.splits import SPLIT_MODES
+
+    schema = json.loads((ROOT / "nextflow_schema.json").read_text())
+    properties = {name: spec for group in schema["$defs"].values() for name, spec in group.get("properties", {}).items()}
+    assert properties["split_mode"]["enum"] == list(SPLIT_MODES)
+    stack = re.compile(properties["stack"]["pattern"])
+    assert stack.fullmatch("kmer,spliceai") and stack.fullmatch("kmer,spliceai,sei")
+    assert not stack.fullmatch("kmer") and not stack.fullmatch("kmer,foo")

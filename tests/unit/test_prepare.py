@@ -449,6 +449,18 @@ def test_ienhancer_headers_give_chromosome_split(tmp_path, capsys):
 
 def test_same_file_twice(labelled_fastas, tmp_path, capsys):
     assert_fails([f"a={labelled_fastas['pos']}", f"b={labelled_fastas['pos']}"], capsys, tmp_path / "out", "given twice")
+    assert_fails([f"a@K562={labelled_fastas['pos']}", f"b@K562={labelled_fastas['pos']}"], capsys, tmp_path / "out",
+                 "given twice as input for cell type K562")
+
+
+def test_same_file_in_two_cell_types_with_other_labels(labelled_fastas, tmp_path, capsys):
+    """(region, cell type) examples: one file's regions bound in one cell type and unbound in another."""
+    pos, neg = labelled_fastas["pos"], labelled_fastas["neg"]
+    frame, _, _ = prepare_ok([f"pos@K562={pos}", f"neg@K562={neg}", f"neg@HepG2={pos}", f"pos@HepG2={neg}"], capsys, tmp_path / "out")
+    assert set(frame["cell_type"]) == {"K562", "HepG2"}
+    assert frame["id"].is_unique
+    for cell in ("K562", "HepG2"):
+        assert set(frame.loc[frame["cell_type"] == cell, "label"]) == {"pos", "neg"}
 
 
 def test_bad_label_regex(labelled_fastas, tmp_path, capsys):

@@ -340,11 +340,14 @@ def prepare(inputs: list[str], options: PrepareOptions) -> Prepared:
     if not inputs:
         raise GenofmError("no inputs; give at least one [LABEL=]PATH")
     specs = [parse_input(text) for text in inputs]
-    seen: dict[Path, InputSpec] = {}
+    # one file may hold the regions of several cell types (LABEL@CELL=PATH, e.g. bound in one cell
+    # type and unbound in another); within a cell type, a file given twice is a mistake
+    seen: dict[tuple[Path, str | None], InputSpec] = {}
     for spec in specs:
-        previous = seen.setdefault(spec.path.resolve(), spec)
+        previous = seen.setdefault((spec.path.resolve(), spec.cell_type), spec)
         if previous is not spec:
-            raise GenofmError(f"{spec.path}: given twice as input; give each file once")
+            where = f" for cell type {spec.cell_type}" if spec.cell_type is not None else ""
+            raise GenofmError(f"{spec.path}: given twice as input{where}; give each file once")
     dropped: Counter[str] = Counter()
     examples, described = _read_inputs(specs, options, dropped)
     for example in examples:

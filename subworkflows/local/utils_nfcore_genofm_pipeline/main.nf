@@ -22,13 +22,53 @@ def backboneWeights(String backbone) {
 // problems that need more than one parameter to see
 def checkGenofmParameters(Map schemaSpecs) {
     def problems = []
-    def needWeights = (csvList(params.backbones) + csvList(params.finetune_backbones)).unique()
+    def needWeights = (embedBackbones() + csvList(params.finetune_backbones)).unique()
     needWeights.findAll { backbone -> schemaSpecs.containsKey("${backbone}_dir".toString()) && !params["${backbone}_dir"] }.each { backbone ->
         def what = (schemaSpecs["${backbone}_dir"]?.description ?: 'the folder with its weights').replaceAll(/\.$/, '')
         problems << "--backbones/--finetune_backbones: ${backbone} needs --${backbone}_dir: ${what}".toString()
     }
     if (params.backbones != null && !csvList(params.backbones)) {
         problems << "--backbones: give at least one backbone, e.g. --backbones kmer".toString()
+    }
+    // (the schema's pattern asks for two names; this catches one name given twice)
+    if (params.stack && params.stack.toString().contains(',') && csvList(params.stack).size() < 2) {
+        problems << "--stack: '${params.stack}' names one backbone twice; a stacked head joins two or more different ones, e.g. --stack kmer,spliceai".toString()
+    }
+    if (params.test_cells && params.split_mode != 'cell') {
+        problems << "--test_cells: only used with --split_mode cell (held-out cell types); add --split_mode cell or drop --test_cells".toString()
+    }
+    if (params.split_mode == 'cell' && !params.test_cells) {
+        problems << "--split_mode cell: give the held-out cell type(s) with --test_cells, e.g. --test_cells HepG2".toString()
+    }
+    return problems
+}
+
+// backbones to embed with: --backbones plus those a --stack names (a stacked head needs each one's embeddings)
+def embedBackbones() {
+    return (csvList(params.backbones) + csvList(params.stack)).unique()
+}
+
+/*
+ * (region, cell type) rows: a cell type needs a label (LABEL@CELL=PATH); --split_mode cell needs
+ * a cell type on every row, and each --test_cells name among them.
+ */
+def checkCellTypes(List rows, String sheetName) {
+    def problems = []
+    rows.findAll { row -> row.cell_type && !row.label }.each { row ->
+        problems << "${sheetName} line ${row._line}: cell_type ${row.cell_type} needs a label (the class of the file's regions in that cell type)".toString()
+    }
+    def cells = rows.collect { row -> row.cell_type ?: '' }.findAll { cell -> cell }.unique()
+    if (params.split_mode == 'cell') {
+        if (!cells) {
+            problems << "--split_mode cell: no row of ${sheetName} has a cell_type; add a cell_type column naming each file's cell type (see docs/usage.md)".toString()
+        } else {
+            rows.findAll { row -> !row.cell_type }.each { row ->
+                problems << "${sheetName} line ${row._line}: --split_mode cell needs a cell_type on every row".toString()
+            }
+            csvList(params.test_cells).findAll { cell -> !(cell in cells) }.each { cell ->
+                problems << "--test_cells: ${cell} is not a cell_type of ${sheetName} (have ${cells.sort().join(', ')})".toString()
+            }
+        }
     }
     return problems
 }
@@ -53,7 +93,8 @@ def groupDatasets(List rows, String sheetName) {
         if (genomes.size() > 1) {
             problems << "${where}: rows name different genomes (${genomes.join(', ')}); one genome per dataset".toString()
         }
-        def paths = group.collect { row -> row._file_path?.toString() }
+        // one file may serve several cell types (bound in one, unbound in another), once each
+        def paths = group.collect { row -> row._file_path?.toString() + (row.cell_type ? " (cell type ${row.cell_type})" : '') }
         def repeated = paths.findAll { p -> paths.count(p) > 1 }.unique()
         if (repeated) {
             problems << "${where}: file(s) ${repeated.join(', ')} listed twice".toString()
@@ -64,7 +105,7 @@ def groupDatasets(List rows, String sheetName) {
         }
         def genomeRow = group.find { row -> row.genome }
         datasets << [
-            [id: dataset, dataset: dataset, labels: labels],
+            [id: dataset, dataset: dataset, labels: labels, cell_types: group.collect { row -> row.cell_type ?: '' }],
             group.collect { row -> row._file_path },
             genomeRow ? genomeRow._genome_path : [],
         ]
@@ -132,6 +173,7 @@ workflow PIPELINE_INITIALISATION {
     def relativeTo = params.input_base_dir ? file(params.input_base_dir.toString()) : sheet.parent
     def (rows, sheetProblems) = readSamplesheetAgainstSchema(sheet, "${projectDir}/assets/schema_input.json", relativeTo)
     def (datasets, groupProblems) = sheetProblems ? [[], []] : groupDatasets(rows, sheet.name)
+    groupProblems += sheetProblems ? [] : checkCellTypes(rows, sheet.name)
     if (sheetProblems || groupProblems) {
         abortWithProblems("Invalid samplesheet ${sheet}", sheetProblems + groupProblems)
     }
@@ -139,7 +181,8 @@ workflow PIPELINE_INITIALISATION {
     def changed = paramsSummary(specs)
     log.info "genofm ${workflow.manifest.version}: " +
         "${datasets.size()} dataset(s) (${datasets.collect { dataset -> dataset[0].id }.join(', ')}), " +
-        "backbones ${csvList(params.backbones).join(',')}, heads ${csvList(params.head).join(',')}" +
+        "backbones ${embedBackbones().join(',')}, heads ${csvList(params.head).join(',')}" +
+        (params.stack ? ", stacked ${csvList(params.stack).join('+')}" : '') +
         (params.finetune_backbones ? ", fine-tuning ${csvList(params.finetune_backbones).join(',')}" : '') +
         "\n  parameters: " + changed.collect { k, v -> "--${k} ${v}" }.join(' ')
 

@@ -3,7 +3,8 @@ process GENOFM_PREPARE {
     label 'process_low'
 
     input:
-    // meta.labels[i] is the class of every sequence in inputs[i] ('' = labels inside the file)
+    // meta.labels[i] is the class of every sequence in inputs[i] ('' = labels inside the file);
+    // meta.cell_types[i] its cell type ('' = none), given as LABEL@CELL=PATH
     tuple val(meta), path(inputs, stageAs: 'input*/*'), path(genome, stageAs: 'genome/*')
     // optional epigenomic tracks: the sheet and the files it names ([] when not used)
     path(tracks_sheet, stageAs: 'tracks_sheet/*')
@@ -23,9 +24,10 @@ process GENOFM_PREPARE {
     prefix = task.ext.prefix ?: "${meta.id}"
     def files = inputs instanceof List ? inputs : [inputs]
     def labels = meta.labels ?: []
-    def sources = [files, (0..<files.size()).collect { i -> labels[i] ?: '' }]
-        .transpose()
-        .collect { f, label -> label ? "${label}=${f}" : "${f}" }
+    def cell_types = meta.cell_types ?: []
+    def sources = (0..<files.size())
+        .collect { i -> [files[i], labels[i] ?: '', cell_types[i] ?: ''] }
+        .collect { f, label, cell -> label ? (cell ? "${label}@${cell}=${f}" : "${label}=${f}") : "${f}" }
         .join(' ')
     def genome_arg = genome ? "--genome ${genome}" : ''
     def tracks_arg = tracks_sheet ? "--tracks ${tracks_sheet} --tracks-dir track_files" : ''  // writes ${prefix}.tracks.h5 next to the dataset
