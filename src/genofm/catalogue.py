@@ -128,13 +128,21 @@ def finetuners() -> dict[str, str]:
 # --- the pipeline's parameters, rendered for nextflow_schema.json ----------------------------------
 
 
-def _list_parameter(flag: str, names: list[str], description: str, icon: str, default: str | None = None) -> dict:
+def _list_parameter(flag: str, names: list[str], description: str, icon: str, default: str | None = None,
+                    at_least: int = 1) -> dict:
+    """A comma-separated list of catalogue names; ``at_least=2`` for lists that join backbones (--stack)."""
+    if at_least not in (1, 2):
+        raise ValueError(f"at_least={at_least}: the pattern expresses one or two names at least")
     alternatives = "|".join(names)
     spec: dict = {"type": "string"}
     if default is not None:
         spec["default"] = default
-    spec["pattern"] = f"^({alternatives})(,({alternatives}))*$"
-    spec["errorMessage"] = f"--{flag} must be a comma-separated list of: {', '.join(names)}"
+    spec["pattern"] = f"^({alternatives})(,({alternatives})){'*' if at_least == 1 else '+'}$"
+    spec["errorMessage"] = (
+        f"--{flag} must be a comma-separated list of: {', '.join(names)}"
+        if at_least == 1
+        else f"--{flag} must name two or more of: {', '.join(names)}, comma-separated (e.g. {','.join(names[:2])})"
+    )
     spec["description"] = description
     spec["fa_icon"] = icon
     return spec
@@ -170,14 +178,14 @@ def schema_properties() -> dict[str, dict]:
             "fas fa-tools",
         ),
         # a stacked head joins two or more backbones, so the list pattern asks for a second name
-        "stack": {
-            "type": "string",
-            "pattern": f"^({'|'.join(embed_names)})(,({'|'.join(embed_names)}))+$",
-            "errorMessage": "--stack must name two or more of: " + ", ".join(embed_names) + ", comma-separated (e.g. kmer,spliceai)",
-            "description": "Comma-separated backbones (two or more) whose embeddings are joined for one extra head per dataset "
+        "stack": _list_parameter(
+            "stack",
+            embed_names,
+            "Comma-separated backbones (two or more) whose embeddings are joined for one extra head per dataset "
             "(comparison row e.g. kmer+spliceai), beside the single backbones; each is embedded even when --backbones omits it.",
-            "fa_icon": "fas fa-layer-group",
-        },
+            "fas fa-layer-group",
+            at_least=2,
+        ),
     }
     for e in CATALOGUE:
         if e.weights_parameter:

@@ -49,11 +49,11 @@ def write_evaluation(
     metrics["split"] = "test"
     metrics["valid"] = None
     if valid is not None and len(valid[0]):
-        metrics["valid"] = evaluate(np.asarray(valid[0]), np.asarray(valid[1], dtype=np.float64), classes,
-                                    n_bootstrap=n_bootstrap, seed=seed)
+        valid_proba = np.asarray(valid[1], dtype=np.float64)
+        metrics["valid"] = evaluate(np.asarray(valid[0]), valid_proba, classes, n_bootstrap=n_bootstrap, seed=seed)
         metrics["valid"]["split"] = "valid"
         if valid_rows is not None:
-            write_table(prediction_table(valid_rows, np.asarray(valid[1], dtype=np.float64), classes), directory / VALID_PREDICTIONS_TSV)
+            write_table(prediction_table(valid_rows, valid_proba, classes), directory / VALID_PREDICTIONS_TSV)
     write_json(directory / METRICS_JSON, metrics)
     write_table(prediction_table(test, proba, classes), directory / PREDICTIONS_TSV)
     roc_plot(truth, proba, classes, directory / ROC_PNG, title=f"ROC, test split {title}".strip())
