@@ -25,7 +25,6 @@ import argparse
 import dataclasses
 import json
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +32,7 @@ import torch
 from torch import nn
 
 from genofm.backbones.dnabert2_model import DNABERT2Config, DNABERT2Model
-from roofline import describe, load_average, matmul_peak
+from roofline import best_times, describe, load_average, matmul_peak
 
 
 # --- the reference: the official unpadding scheme --------------------------------------------------
@@ -108,20 +107,6 @@ def layer_flops(cfg: DNABERT2Config, lengths: np.ndarray) -> int:
 
 # --- harness ---------------------------------------------------------------------------------------
 
-def timed(runners: dict, repeats: int) -> dict:
-    """Best wall and CPU seconds of each runner, repeats interleaved with the order rotated so all share the load."""
-    outs = {key: fn() for key, fn in runners.items()}  # warm-up
-    best = {key: [float("inf"), float("inf")] for key in runners}
-    keys = list(runners)
-    for repeat in range(repeats):
-        for key in keys[repeat % len(keys):] + keys[: repeat % len(keys)]:
-            wall, cpu = time.perf_counter(), time.process_time()
-            outs[key] = runners[key]()
-            best[key][0] = min(best[key][0], time.perf_counter() - wall)
-            best[key][1] = min(best[key][1], time.process_time() - cpu)
-    return {key: (best[key][0], best[key][1], outs[key]) for key in keys}
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=16)
@@ -168,7 +153,7 @@ def main(argv=None) -> None:
         runners["genofm unpad=False (before)"] = lambda: genofm(False)
         row = {"load": load_average(), "flops_per_batch": flops, "real_fraction": float(real.float().mean())}
         with torch.inference_mode():
-            figures = timed(runners, args.repeats)
+            figures = best_times(runners, args.repeats)
         model.unpad, model.row_tasks = True, True
         ref_wall, ref_cpu, ref_out = figures["reference (official unpad)"]
         for key, (wall, cpu, out) in figures.items():

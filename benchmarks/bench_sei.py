@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 from genofm.backbones.sei import SeiBackbone, SeiOptions
-from genofm.backbones.sei_fastpath import BLOCKS, PaddedTrunk, _ConvPair, _Pool
+from genofm.backbones.sei_fastpath import BLOCKS, PaddedTrunk, _Pool
 from genofm.backbones.sei_model import Sei
 from genofm.device import autocast
 from roofline import conv1d_flops, describe, load_average, matmul_peak

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +34,7 @@ import torch
 
 from genofm.backbones.spliceai import SpliceAIBackbone, SpliceAIOptions
 from genofm.backbones.spliceai_model import SpliceAINet
-from roofline import describe, load_average, matmul_peak
+from roofline import best_times, describe, load_average, matmul_peak
 
 
 class ReferenceSpliceAI(SpliceAIBackbone):
@@ -76,28 +75,6 @@ def windowed_flops(net: SpliceAINet, length: int) -> int:
             width = min(reach, total_radius - reach)
             flops += 2 * c * c * k * (length + 2 * width)
     return flops + len(net.skips) * 2 * c * c * length + 2 * c * net.head.out_channels * length
-
-
-def timed(fn, repeats: int):
-    best_wall = best_cpu = float("inf")
-    out = None
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        out = fn()
-        best_wall = min(best_wall, time.perf_counter() - wall)
-        best_cpu = min(best_cpu, time.process_time() - cpu)
-    return best_wall, best_cpu, out
-
-
-def timed_pair(first, second, repeats: int):
-    """``timed`` for two runners, their repeats interleaved (order alternating) so both share the machine's load."""
-    best = [[float("inf"), float("inf"), None], [float("inf"), float("inf"), None]]
-    for repeat in range(repeats):
-        order = (0, 1) if repeat % 2 == 0 else (1, 0)
-        for i in order:
-            wall, cpu, out = timed((first, second)[i], 1)
-            best[i] = [min(best[i][0], wall), min(best[i][1], cpu), out]
-    return tuple(best[0]), tuple(best[1])
 
 
 def keras_reference(sequences: list[str], threads: int):
@@ -163,8 +140,9 @@ def main(argv=None) -> None:
             torch.set_num_threads(threads)
             peak = peaks[threads]
             genofm.embed_batch(seqs[:1])  # warm-up
-            (ref_wall, ref_cpu, ref_out), (wall, cpu, out) = timed_pair(
-                lambda: reference.embed_batch(seqs), lambda: genofm.embed_batch(seqs), args.repeats)
+            timings = best_times({"reference": lambda: reference.embed_batch(seqs), "genofm": lambda: genofm.embed_batch(seqs)},
+                                 args.repeats, warm_up=False)
+            (ref_wall, ref_cpu, ref_out), (wall, cpu, out) = timings["reference"], timings["genofm"]
             diff = float((np.abs(out - ref_out) / np.maximum(np.abs(ref_out), 1.0)).max())
             cpu_one_thread.setdefault(length, cpu)
             cpu_ratio = cpu / cpu_one_thread[length]
@@ -181,12 +159,12 @@ def main(argv=None) -> None:
                 if run is None:
                     print(f"#   {label}")
                 else:
-                    keras_wall, keras_cpu, _ = timed(run, args.repeats)
+                    keras_wall, keras_cpu, _ = best_times({"keras": run}, args.repeats, warm_up=False)["keras"]
                     row["keras_s"] = keras_wall
                     print(f"{length:6d} {threads:3d} {'keras':10s} {keras_wall:7.2f} {keras_cpu:7.2f}   genofm x{keras_wall / wall:.2f}")
             if before is not None:
                 before.embed_batch(seqs[:1])
-                b_wall, b_cpu, b_out = timed(lambda: before.embed_batch(seqs), args.repeats)
+                b_wall, b_cpu, b_out = best_times({"before": lambda: before.embed_batch(seqs)}, args.repeats, warm_up=False)["before"]
                 b_diff = float((np.abs(b_out - ref_out) / np.maximum(np.abs(ref_out), 1.0)).max())
                 cpu_before_one = results.setdefault("before_cpu_one_thread", {}).setdefault(length, b_cpu)
                 print(f"{length:6d} {threads:3d} {'before':10s} {b_wall:7.2f} {b_cpu:7.2f} {ref_wall / b_wall:6.2f} {ref_cpu / b_cpu:6.2f} "

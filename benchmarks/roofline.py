@@ -74,3 +74,21 @@ def describe(flops_per_item: float, items: float, seconds: float, peak: Peak, cp
         per_cpu = flops_per_item * items / cpu_seconds
         text += f"; {per_cpu / 1e9:.1f} GFLOP/CPU-s = {per_cpu / peak.cpu:.2f} of peak"
     return text
+
+
+def best_times(runners: dict, repeats: int, warm_up: bool = True) -> dict:
+    """Best wall and CPU seconds of each runner and its last output: ``{key: (wall, cpu, out)}``.
+
+    Repeats are interleaved with the order rotated, so that every implementation shares the
+    machine's load alike (timing one after the other lets a change in load pass for a speed-up).
+    """
+    keys = list(runners)
+    outs = {key: runners[key]() for key in keys} if warm_up else dict.fromkeys(keys)
+    best = {key: [float("inf"), float("inf")] for key in keys}
+    for repeat in range(repeats):
+        for key in keys[repeat % len(keys):] + keys[: repeat % len(keys)]:
+            wall, cpu = time.perf_counter(), time.process_time()
+            outs[key] = runners[key]()
+            best[key][0] = min(best[key][0], time.perf_counter() - wall)
+            best[key][1] = min(best[key][1], time.process_time() - cpu)
+    return {key: (best[key][0], best[key][1], outs[key]) for key in keys}
