@@ -6,7 +6,11 @@ root; see its README for sources and licences), for these models:
 
 * ``kmer``: k-mer spectrum + standardised logistic regression; k chosen on the validation split;
 * ``spliceai``: the five SpliceAI-10k models' pooled features + logistic regression (UCI splice by default);
-* ``stacked``: the chosen k-mer and the SpliceAI features joined in one logistic regression (UCI splice by default);
+* ``positional``: position-specific k-mers (``-O positions=N``, k=1 and k=1 + k=2 joined, chosen on the validation
+  split) + logistic regression, for the sets whose sequences are aligned (splice junctions, promoters);
+* ``stacked``: the SpliceAI features joined with the chosen k-mer spectrum (and, on aligned sets, with the chosen
+  position-specific k-mers, with or without the spectrum: the join is chosen on the validation split) in one
+  logistic regression (UCI splice by default);
 * ``cnn``: the from-scratch CNN (``--finetune cnn``): each architecture in ``CNN_CANDIDATES`` with
   seed 0, the best on VALIDATION accuracy trained with more seeds, reported as mean +- sd and as the
   ensemble of the seeds' averaged probabilities. Oriented sequences (RNA, TSS-anchored promoters,
@@ -51,7 +55,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 SPLICEAI = Path(os.environ.get("GENOFM_CACHE", Path.home() / ".cache" / "genofm")) / "resources" / "spliceai"
-MODELS = ("kmer", "spliceai", "stacked", "cnn")
+MODELS = ("kmer", "positional", "spliceai", "stacked", "cnn")
 
 
 #: CNN options for sequences given in a meaningful orientation (RNA families, promoters 5'->3',
@@ -76,6 +80,9 @@ class Benchmark:
     kmer_ks: tuple[int, ...] = (4, 5, 6)
     #: sequences given in one meaningful orientation: the CNN trains and predicts on that strand only
     oriented: bool = False
+    #: aligned sequences of this length (a splice junction or TSS at a fixed offset): position-specific
+    #: k-mers over the whole window are a model of their own; 0 = not aligned (no positional model)
+    positions: int = 0
     #: models run unless --models names others (SpliceAI's 10 kb-context embedding is CPU-hours on the
     #: non-splice sets, so spliceai and stacked run by default where splicing is the task)
     models: tuple[str, ...] = ("kmer", "cnn")
@@ -99,7 +106,8 @@ def benchmarks(data: Path) -> dict[str, Benchmark]:
         ),
         "ecoli_promoters": Benchmark(
             "ecoli_promoters", [str(ec / "v9d3.csv")], ["--sequence-column", "seqs", "--label-column", "labels"],
-            "iPromoter-2L ~0.82 acc (5-fold CV)", {"accuracy": 0.87}, oriented=True,
+            "iPromoter-2L ~0.82 acc (5-fold CV)", {"accuracy": 0.87}, oriented=True, positions=81,
+            models=("kmer", "positional", "cnn"),
         ),
         "ncrna_nrc": Benchmark(
             "ncrna_nrc", [f"train={nrc / 'dataset_nRC_train.fasta'}", f"test={nrc / 'dataset_nRC_test.fasta'}"],
@@ -107,8 +115,8 @@ def benchmarks(data: Path) -> dict[str, Benchmark]:
         ),
         "uci_splice": Benchmark(
             "uci_splice", [str(uci / "splice.csv")], ["--sequence-column", "Sequence", "--label-column", "Class"],
-            "classic methods ~0.95 acc", {"accuracy": 0.96}, kmer_ks=(3, 4, 5), oriented=True,
-            models=("kmer", "spliceai", "stacked", "cnn"),
+            "classic methods ~0.95 acc", {"accuracy": 0.96}, kmer_ks=(3, 4, 5), oriented=True, positions=60,
+            models=("kmer", "positional", "spliceai", "stacked", "cnn"),
         ),
     }
 
@@ -231,6 +239,12 @@ def ensemble_predictions(model_dirs: list[Path]) -> pd.DataFrame:
 SHOWN = ("accuracy", "mcc", "auroc")
 
 
+def best_on_validation(scores: dict[str, dict]) -> tuple[str, str]:
+    """The candidate with the best validation accuracy (the first listed on a tie) and a line showing all of them."""
+    best = max(scores, key=lambda n: (scores[n].get("accuracy", float("nan")), -list(scores).index(n)))
+    return best, ", ".join(f"{name} {value.get('accuracy', float('nan')):.3f}" for name, value in scores.items())
+
+
 def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: argparse.Namespace) -> tuple[list[dict], list[dict]]:
     """Every model of one dataset; returns the table rows and the CNN's timing rows."""
     out = runner.workdir / bench.name
@@ -278,6 +292,24 @@ def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: arg
             model_dirs.append(model_dir)
             record("kmer", f"k={best_k} (k of {list(bench.kmer_ks)} by valid acc; C by 5-fold CV on train), logreg", model_dir,
                    (runner.seconds(out / f"kmer_k{best_k}.h5") or 0) + (runner.seconds(model_dir) or 0), scores[best_k])
+    positional: list[Path] = []
+    if ("positional" in models or "stacked" in models) and bench.positions:
+        window = ["-O", f"positions={bench.positions}"]
+        pos1 = embed("kmer", ["-O", "k=1", *window], "pos_k1")
+        pos2 = embed("kmer", ["-O", "k=2", *window], "pos_k2")
+        candidates = {"k=1": [pos1], "k=1 + k=2": [pos1, pos2]}
+        dirs = {"k=1": train("pos_k1_logreg", [pos1]), "k=1 + k=2": train("pos_k12_logreg", [pos1, pos2])}
+        scores = {name: validation_metrics(dirs[name], runner, dataset, candidates[name]) for name in candidates}
+        best, shown = best_on_validation(scores)
+        positional = candidates[best]
+        print(f"  {bench.name}: positional VALIDATION accuracy {shown}; chose {best}")
+        if "positional" in models:
+            model_dirs.append(dirs[best])
+            record("positional", f"position-specific k-mers {best} over the central {bench.positions} bp (by valid acc; "
+                   "C by 5-fold CV on train), logreg", dirs[best],
+                   sum(runner.seconds(e) or 0 for e in positional) + (runner.seconds(dirs[best]) or 0), scores[best])
+    elif "positional" in models:
+        print(f"  {bench.name}: positional skipped: its sequences are not aligned (Benchmark.positions = 0)")
     if {"spliceai", "stacked"} & set(models):
         if not SPLICEAI.is_dir():
             print(f"  {bench.name}: spliceai skipped: {SPLICEAI} not found (make setup extracts the weights)")
@@ -291,10 +323,24 @@ def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: arg
                        validation_metrics(model_dir, runner, dataset, [spliceai]))
             if "stacked" in models:
                 kmer = out / f"kmer_k{best_k}.h5"
-                model_dir = train(f"stacked_k{best_k}_spliceai_logreg", [kmer, spliceai])
-                model_dirs.append(model_dir)
-                record("stacked", f"kmer k={best_k} + spliceai, logreg", model_dir, runner.seconds(model_dir),
-                       validation_metrics(model_dir, runner, dataset, [kmer, spliceai]))
+                pos = "".join(e.stem[len("pos_k"):] for e in positional)
+                joins = {f"kmer k={best_k} + spliceai": (f"stacked_k{best_k}_spliceai_logreg", [kmer, spliceai])}
+                if positional:
+                    joins[f"positional k={pos} + spliceai"] = (f"stacked_pos{pos}_spliceai_logreg", [*positional, spliceai])
+                    joins[f"positional k={pos} + kmer k={best_k} + spliceai"] = (
+                        f"stacked_pos{pos}_k{best_k}_spliceai_logreg", [*positional, kmer, spliceai])
+                dirs = {name: train(folder, files) for name, (folder, files) in joins.items()}
+                scores = {name: validation_metrics(dirs[name], runner, dataset, joins[name][1]) for name in joins}
+                best, shown = best_on_validation(scores)
+                if len(joins) > 1:
+                    print(f"  {bench.name}: stacked VALIDATION accuracy {shown}; chose {best}")
+                for name in joins:
+                    chosen = name == best
+                    if chosen:
+                        model_dirs.append(dirs[name])
+                    record("stacked" if chosen else "stacked (not chosen)",
+                           f"{name}, logreg" + (" (join by valid acc)" if len(joins) > 1 and chosen else ""), dirs[name],
+                           runner.seconds(dirs[name]), scores[name])
     if "cnn" in models:
         if not cnn_available(runner):
             print(f"  {bench.name}: cnn skipped: this genofm-train has no --finetune cnn yet")
@@ -430,7 +476,7 @@ def _fmt(value, sd=None) -> str:
 
 def print_table(table: pd.DataFrame) -> None:
     """One Markdown table: validation and test metrics beside the published numbers and the targets."""
-    print("\nChoices: k-mer k, CNN architecture and CNN epoch on the VALIDATION split; logreg C by 5-fold CV on train; "
+    print("\nChoices: k-mer k, positional k, stacked join, CNN architecture and CNN epoch on the VALIDATION split; logreg C by 5-fold CV on train; "
           "the test split chose nothing.")
     header = ("| dataset | model | valid acc | valid MCC | test acc | test MCC | test AUROC | test acc, leak-free rows (n) "
               "| target (test) met | published (test) |")
@@ -438,7 +484,7 @@ def print_table(table: pd.DataFrame) -> None:
     print("|" + "---|" * (header.count("|") - 1))
     for row in table.to_dict("records"):
         get = lambda key: row.get(key)  # noqa: E731
-        met = "" if row["model"] == "cnn (not chosen)" else f"{'yes' if row['meets_target'] else 'no'} ({row['target']})"
+        met = "" if row["model"].endswith("(not chosen)") else f"{'yes' if row['meets_target'] else 'no'} ({row['target']})"
         print(f"| {row['dataset']} | {row['model']}: {row['detail']} | {_fmt(get('valid_accuracy'), get('valid_accuracy_sd'))} | "
               f"{_fmt(get('valid_mcc'), get('valid_mcc_sd'))} | {_fmt(get('accuracy'), get('accuracy_sd'))} | "
               f"{_fmt(get('mcc'), get('mcc_sd'))} | {_fmt(get('auroc'), get('auroc_sd'))} | "

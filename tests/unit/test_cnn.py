@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from genofm.cli.embed import main as embed_main
 from genofm.cli.interpret import main as interpret_main
 from genofm.cli.predict import main as predict_main
 from genofm.cli.train import main as train_main
@@ -87,6 +88,20 @@ def test_cnn_separates_motif_positions_that_kmers_cannot(position_task, cnn_mode
     kmer_auroc, cnn_auroc = _test_metric(kmer_out), _test_metric(cnn_model)
     assert kmer_auroc < 0.75, f"k-mer spectra should not see motif positions (AUROC {kmer_auroc:.3f})"
     assert cnn_auroc > 0.95, f"the cnn should separate motif positions (AUROC {cnn_auroc:.3f})"
+
+
+def test_positional_kmers_see_motif_positions_too(position_task, monkeypatch, capsys):
+    """``-O positions=N``: the same k-mers per window position, which a linear head can tell apart."""
+    tmp, _, dataset, _ = position_task
+    embedding = tmp / "positional.h5"
+    code, _, err = run_tool(embed_main, [dataset, "-b", "kmer", "-O", "k=2", "-O", "positions=80", "-o", embedding],
+                            monkeypatch, capsys)
+    assert code == 0, err
+    out = tmp / "positional"
+    code, _, err = run_tool(train_main, [dataset, "-e", embedding, "-o", out, "--cs", "4", "--cv-folds", "3",
+                                         "--bootstrap", "50"], monkeypatch, capsys)
+    assert code == 0, err
+    assert _test_metric(out) > 0.95, f"position-specific k-mers should separate motif positions (AUROC {_test_metric(out):.3f})"
 
 
 def test_cnn_model_folder_predict_and_provenance(position_task, cnn_model, monkeypatch, capsys):

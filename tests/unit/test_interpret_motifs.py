@@ -28,6 +28,7 @@ def test_kmer_names_are_recognised():
     assert kmer_of("ACGTAC") == "ACGTAC"
     assert kmer_of("kmer:acgtac") == "ACGTAC"
     assert kmer_of("ACGTAC/GTACGT") == "ACGTAC"
+    assert kmer_of("AG@29") == "AG" and kmer_of("kmer:ACG@3") == "ACG"
     assert kmer_of("K562 | CTCF | ENCODE") is None and kmer_of("dim_000") is None and kmer_of("GATA1") is None
 
 

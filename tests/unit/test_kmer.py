@@ -91,3 +91,53 @@ def test_weights_are_refused(tmp_path):
 def test_options_from_key_value_strings():
     options = KmerOptions.from_pairs({"k": "3", "rc-collapse": "false", "normalise": "count"}, "kmer")
     assert (options.k, options.rc_collapse, options.normalise) == (3, False, "count")
+
+
+# --- position-specific k-mers (-O positions=N) ---------------------------------------------------
+
+def test_positional_kmers_by_hand():
+    # ACG centre-padded to 6 bp is NACGNN (floor left): AC starts at base 2, CG at base 3; k-mers with N are skipped
+    backbone = KmerBackbone(KmerOptions(k=2, positions=6), None)
+    assert len(backbone.feature_names) == 5 * 16 and backbone.feature_names[:2] == ["AA@1", "AC@1"]
+    row = dict(zip(backbone.feature_names, backbone.embed_batch(["ACG"])[0]))
+    assert {name for name, value in row.items() if value} == {"AC@2", "CG@3"}
+    assert set(row.values()) == {0.0, 1.0}
+
+
+def test_positional_kmers_crop_to_the_centre_and_keep_the_strand():
+    backbone = KmerBackbone(KmerOptions(k=1, positions=4), None)
+    cropped = dict(zip(backbone.feature_names, backbone.embed_batch(["TTACGTTT"])[0]))  # centre 4 bp: ACGT
+    assert {name for name, value in cropped.items() if value} == {"A@1", "C@2", "G@3", "T@4"}
+    seq = "AACCGGTTAC"
+    wide = KmerBackbone(KmerOptions(k=2, positions=10), None)
+    both = wide.embed_batch([seq, reverse_complement(seq)])
+    assert not np.array_equal(both[0], both[1]) and not wide.averages_strands
+    # tiling a long sequence reads the same central window
+    long_seq = "ACGT" * 50
+    np.testing.assert_array_equal(wide.embed_long(long_seq, tile_bases=16), wide.embed_batch([long_seq])[0])
+
+
+def test_positional_kmers_match_a_plain_loop():
+    rng = np.random.default_rng(3)
+    seqs = ["".join(rng.choice(list("ACGTN"), size=n)) for n in (5, 17, 30, 41)]
+    k, width = 3, 30
+    backbone = KmerBackbone(KmerOptions(k=k, positions=width), None)
+    got = backbone.embed_batch(seqs)
+    column = {name: j for j, name in enumerate(backbone.feature_names)}
+    for row, seq in enumerate(seqs):
+        padded = seq[(len(seq) - width) // 2 :][:width] if len(seq) >= width else (
+            "N" * ((width - len(seq)) // 2) + seq + "N" * (width - len(seq) - (width - len(seq)) // 2))
+        expected = np.zeros(len(column), dtype=np.float32)
+        for i in range(width - k + 1):
+            if set(padded[i : i + k]) <= set("ACGT"):
+                expected[column[f"{padded[i : i + k]}@{i + 1}"]] = 1.0
+        np.testing.assert_array_equal(got[row], expected)
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(k=5, positions=3), "at least k=5"),
+    (dict(k=6, positions=200), "features"),
+])
+def test_positional_kmer_options_are_checked(options, message):
+    with pytest.raises(GenofmError, match=message):
+        KmerBackbone(KmerOptions(**options), None)

@@ -10,6 +10,13 @@ named by the lexicographically smaller of the two (``ACGTT`` stands for ACGTT an
 spectrum is identical for a sequence and its reverse complement; without it every one of the
 4^k k-mers is its own feature. Features are listed in lexicographic order. K-mers overlapping an
 N (or any non-ACGT character) are skipped.
+
+A spectrum cannot tell *where* a k-mer sits. For aligned sequences (splice junctions centred on the
+exon/intron boundary, promoters anchored at the TSS) position is most of the signal, so
+``-O positions=N`` replaces the spectrum by position-specific k-mers of the central N bp: one 0/1
+feature ``KMER@i`` per k-mer and start base i (1-based) of the window, the profile a position
+weight matrix scores (k=1) or its dinucleotide extension (k=2). Those features are read on the
+given strand.
 """
 
 from __future__ import annotations
@@ -22,9 +29,12 @@ import numpy as np
 
 from genofm.backbones.base import Backbone, BackboneOptions
 from genofm.errors import GenofmError
-from genofm.sequence import encode
+from genofm.sequence import center_pad, encode
 
 MAX_K = 8
+#: position-specific features are (positions - k + 1) x 4^k indicators per row; beyond this the
+#: table outgrows what a linear head can use on benchmark-sized data
+MAX_POSITIONAL_FEATURES = 100_000
 NORMALISATIONS = ("frequency", "count")
 
 
@@ -41,6 +51,13 @@ class KmerOptions(BackboneOptions):
     normalise: str = dataclasses.field(
         default="frequency",
         metadata={"help": "frequency: counts divided by the number of N-free k-mers in the sequence; count: raw counts"},
+    )
+    positions: int = dataclasses.field(
+        default=0,
+        metadata={"help": "0: one spectrum over the whole sequence; N > 0: position-specific k-mers of the central N bp "
+                  "instead (one 0/1 feature KMER@i per k-mer and start base i; sequences centre-padded with N or "
+                  "cropped to N; read on the given strand, so rc_collapse and normalise do not apply), for aligned "
+                  "sequences such as splice junctions or TSS-anchored promoters"},
     )
 
 
@@ -60,6 +77,19 @@ def canonical_index(k: int) -> tuple[np.ndarray, list[str]]:
     return column, [names[c] for c in kept]
 
 
+def kmer_index(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """For (n, W) base codes (0-3 = ACGT, 4 = N): the code of the k-mer starting at each of the
+    W - k + 1 positions (base-4, first base most significant) and whether that k-mer is N-free."""
+    starts = codes.shape[1] - k + 1
+    index = np.zeros((codes.shape[0], starts), dtype=np.int64)
+    valid = np.ones((codes.shape[0], starts), dtype=bool)
+    for offset in range(k):  # k shifted views, one per position inside the k-mer
+        window = codes[:, offset : offset + starts]
+        index = index * 4 + np.minimum(window, 3)
+        valid &= window < 4
+    return index, valid
+
+
 def count_kmers(sequences: Sequence[str], k: int, column: np.ndarray | None = None, n_columns: int | None = None) -> np.ndarray:
     """(B, n_columns) counts of N-free k-mers, vectorised over all sequences and positions.
 
@@ -75,16 +105,25 @@ def count_kmers(sequences: Sequence[str], k: int, column: np.ndarray | None = No
     codes = np.full((n, width), 4, dtype=np.int64)
     for i, seq in enumerate(sequences):
         codes[i, : len(seq)] = encode(seq)
-    starts = width - k + 1
-    index = np.zeros((n, starts), dtype=np.int64)
-    valid = np.ones((n, starts), dtype=bool)
-    for offset in range(k):  # k shifted views, one per position inside the k-mer
-        window = codes[:, offset : offset + starts]
-        index = index * 4 + np.minimum(window, 3)
-        valid &= window < 4
+    index, valid = kmer_index(codes, k)
     rows = np.broadcast_to(np.arange(n)[:, None], index.shape)
     flat = rows[valid] * n_columns + column[index[valid]]
     return np.bincount(flat, minlength=n * n_columns).reshape(n, n_columns)
+
+
+def positional_kmers(sequences: Sequence[str], k: int, width: int) -> np.ndarray:
+    """(n, (width - k + 1) * 4^k) float32 indicators: 1 where k-mer j starts at window base i (column i * 4^k + j).
+
+    Sequences are first centre-padded with N (or cropped) to ``width`` bases, so column i is the
+    same window position in every row.
+    """
+    if not sequences:
+        return np.zeros((0, (width - k + 1) * 4**k), dtype=np.float32)
+    index, valid = kmer_index(np.stack([encode(center_pad(seq, width)) for seq in sequences]).astype(np.int64), k)
+    out = np.zeros((len(sequences), index.shape[1] * 4**k), dtype=np.float32)
+    rows, starts = np.nonzero(valid)
+    out[rows, starts * 4**k + index[rows, starts]] = 1.0
+    return out
 
 
 class KmerBackbone(Backbone):
@@ -93,7 +132,8 @@ class KmerBackbone(Backbone):
         "`ACGTT`: how often the k-mer ACGTT occurs in the sequence, as a fraction of all N-free k-mers (or a raw count "
         "with `-O normalise=count`). With `rc_collapse` (the default) the feature also counts the reverse complement "
         "(AACGT) and is named by the alphabetically smaller of the two, so a motif and its other strand are one feature. "
-        "K-mers that overlap an N are not counted."
+        "K-mers that overlap an N are not counted. With `-O positions=N`, `ACG@12` is 1 when ACG starts at base 12 "
+        "of the sequence's central N bp (given strand), else 0."
     )
     Options = KmerOptions
     needs_weights = False
@@ -109,6 +149,12 @@ class KmerBackbone(Backbone):
             raise GenofmError(f"backbone 'kmer' option k={options.k} must be between 1 and {MAX_K}")
         if options.normalise not in NORMALISATIONS:
             raise GenofmError(f"backbone 'kmer' option normalise={options.normalise!r} must be one of {list(NORMALISATIONS)}")
+        if options.positions:
+            self._check_positions(options)
+            starts = range(1, options.positions - options.k + 2)
+            self._names = [f"{kmer}@{i}" for i in starts for kmer in kmer_strings(options.k)]
+            self.averages_strands = False
+            return
         if options.rc_collapse:
             self._column, self._names = canonical_index(options.k)
         else:
@@ -116,16 +162,37 @@ class KmerBackbone(Backbone):
         #: collapsed spectra are already identical for a sequence and its reverse complement
         self.averages_strands = options.rc_collapse
 
+    @staticmethod
+    def _check_positions(options: KmerOptions) -> None:
+        if options.positions < options.k:
+            raise GenofmError(
+                f"backbone 'kmer' option positions={options.positions} must be 0 (whole-sequence spectrum) "
+                f"or at least k={options.k} bases"
+            )
+        n_features = (options.positions - options.k + 1) * 4**options.k
+        if n_features > MAX_POSITIONAL_FEATURES:
+            raise GenofmError(
+                f"backbone 'kmer' with positions={options.positions} and k={options.k} gives {n_features} features "
+                f"(more than {MAX_POSITIONAL_FEATURES}); use k=1 or 2, or fewer positions"
+            )
+
     @property
     def feature_names(self) -> list[str]:
         return list(self._names)
 
     def embed_batch(self, sequences: Sequence[str]) -> np.ndarray:
+        if self.options.positions:
+            return positional_kmers(sequences, self.options.k, self.options.positions)
         return self._normalised(count_kmers(sequences, self.options.k, self._column, len(self._names)))
 
     def embed_long(self, sequence: str, tile_bases: int) -> np.ndarray:
-        """Exact: tiles overlapping by k-1 bases count every k-mer once; the counts add up."""
+        """Exact: tiles overlapping by k-1 bases count every k-mer once; the counts add up.
+
+        Position-specific features read only the central ``positions`` bases, which is one tile.
+        """
         k = self.options.k
+        if self.options.positions:
+            return self.embed_batch([center_pad(sequence, self.options.positions)])[0]
         step = max(1, tile_bases - (k - 1))
         counts = np.zeros((1, len(self._names)), dtype=np.int64)
         for start in range(0, max(1, len(sequence) - k + 1), step):

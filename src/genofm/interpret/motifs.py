@@ -32,11 +32,11 @@ from genofm.options import from_pairs, option
 OVERHANG = 2  # k-mer positions allowed past a matrix end (scored 0 bits, i.e. background)
 MIN_RELATIVE = 0.75  # only windows where the k-mer reaches 75% of the (max - min) score range get an exact p-value
 MATCH_P = 0.05  # corrected p-value for counting a k-mer as matched by a motif
-_KMER = re.compile(r"(?:[A-Za-z0-9]+[:_])?([ACGT]{2,})(?:/[ACGT]{2,})?")
+_KMER = re.compile(r"(?:[A-Za-z0-9]+[:_])?([ACGT]{2,})(?:/[ACGT]{2,})?(?:@[0-9]+)?")
 
 
 def kmer_of(feature: str) -> str | None:
-    """The k-mer a feature name stands for (``ACGTAC``, ``kmer:ACGTAC``, ``ACGTAC/GTACGT``), else None."""
+    """The k-mer a feature name stands for (``ACGTAC``, ``kmer:ACGTAC``, ``ACGTAC/GTACGT``, positional ``ACG@12``), else None."""
     found = _KMER.fullmatch(str(feature).strip().upper())
     return found.group(1) if found else None
 
