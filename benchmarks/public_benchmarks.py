@@ -292,7 +292,8 @@ def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: arg
             model_dirs.append(model_dir)
             record("kmer", f"k={best_k} (k of {list(bench.kmer_ks)} by valid acc; C by 5-fold CV on train), logreg", model_dir,
                    (runner.seconds(out / f"kmer_k{best_k}.h5") or 0) + (runner.seconds(model_dir) or 0), scores[best_k])
-    positional: list[Path] = []
+    positional: list[Path] = []  # the chosen position-specific k-mer embeddings
+    positional_name = ""
     if ("positional" in models or "stacked" in models) and bench.positions:
         window = ["-O", f"positions={bench.positions}"]
         pos1 = embed("kmer", ["-O", "k=1", *window], "pos_k1")
@@ -301,7 +302,7 @@ def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: arg
         dirs = {"k=1": train("pos_k1_logreg", [pos1]), "k=1 + k=2": train("pos_k12_logreg", [pos1, pos2])}
         scores = {name: validation_metrics(dirs[name], runner, dataset, candidates[name]) for name in candidates}
         best, shown = best_on_validation(scores)
-        positional = candidates[best]
+        positional, positional_name = candidates[best], best
         print(f"  {bench.name}: positional VALIDATION accuracy {shown}; chose {best}")
         if "positional" in models:
             model_dirs.append(dirs[best])
@@ -326,8 +327,8 @@ def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: arg
                 pos = "".join(e.stem[len("pos_k"):] for e in positional)
                 joins = {f"kmer k={best_k} + spliceai": (f"stacked_k{best_k}_spliceai_logreg", [kmer, spliceai])}
                 if positional:
-                    joins[f"positional k={pos} + spliceai"] = (f"stacked_pos{pos}_spliceai_logreg", [*positional, spliceai])
-                    joins[f"positional k={pos} + kmer k={best_k} + spliceai"] = (
+                    joins[f"positional {positional_name} + spliceai"] = (f"stacked_pos{pos}_spliceai_logreg", [*positional, spliceai])
+                    joins[f"positional {positional_name} + kmer k={best_k} + spliceai"] = (
                         f"stacked_pos{pos}_k{best_k}_spliceai_logreg", [*positional, kmer, spliceai])
                 dirs = {name: train(folder, files) for name, (folder, files) in joins.items()}
                 scores = {name: validation_metrics(dirs[name], runner, dataset, joins[name][1]) for name in joins}
