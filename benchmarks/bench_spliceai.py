@@ -7,8 +7,9 @@ from the HDF5 files, checked against a NumPy evaluation of the Keras graph in
 ``tests/unit/test_spliceai_faithful.py``). TensorFlow itself is not installed here; when it is
 importable and ``--keras`` is given, the official Keras models are timed too.
 
-genofm computes each layer only on the window its receptive field needs (``SpliceAINet.forward``)
-and, with more than one thread, runs (model, batch slice) tasks in parallel threads with one
+genofm computes each layer only on the window its receptive field needs (``SpliceAINet.forward``),
+the long dilated convolutions (21 and 41 taps) by FFT where that is faster (``fft_conv``), and,
+with more than one thread, runs (model, batch slice) tasks in parallel threads with one
 intra-op thread each. Both produce the backbone's features through the same pooling code, so
 max |difference| compares the features themselves (relative for features above 1 in magnitude:
 the pooled 32-channel penultimate values reach ~80, where float32 rounding alone is ~1e-5).
@@ -16,7 +17,7 @@ the pooled 32-channel penultimate values reach ~80, where float32 rounding alone
 Per length and thread count: seconds and CPU seconds for ``--n`` sequences, the speed-up over
 the reference (wall and CPU), genofm's CPU time at 2 threads over 1 thread, the FLOPs per
 sequence counted from the architecture (full length, all five models) and those genofm
-executes, the achieved rate as a fraction of a large fp32 matmul measured in the same run, and
+executes (for its FFT convolutions, the transforms' and complex products' operations), the achieved rate as a fraction of a large fp32 matmul measured in the same run, and
 the load average.
 
     python benchmarks/bench_spliceai.py [--lengths 100,1000,5000,10000] [--n 2] [--threads 1,2]
@@ -33,7 +34,7 @@ import numpy as np
 import torch
 
 from genofm.backbones.spliceai import SpliceAIBackbone, SpliceAIOptions
-from genofm.backbones.spliceai_model import SpliceAINet
+from genofm.backbones.spliceai_model import SpliceAINet, conv_flops
 from roofline import best_times, describe, load_average, matmul_peak
 
 
@@ -64,16 +65,18 @@ def full_flops(net: SpliceAINet, length: int) -> int:
 
 
 def windowed_flops(net: SpliceAINet, length: int) -> int:
-    """FLOPs of genofm's windowed forward: each convolution only on the window it needs."""
+    """FLOPs genofm's windowed forward executes: each convolution only on the window it needs,
+    directly or, where ``spliceai_model.fft_length`` picks it, by FFT (the FFT's and the complex
+    channel mixing's operations counted, see ``spliceai_model.conv_flops``)."""
     c = net.stem.out_channels
     total_radius = net.receptive_radius
     flops, reach = 2 * 4 * c * length, 0
     for unit in net.units:
-        k = unit.conv1.kernel_size[0]
+        k, d = unit.conv1.kernel_size[0], unit.conv1.dilation[0]
         for _ in range(2):
             reach += unit.radius
             width = min(reach, total_radius - reach)
-            flops += 2 * c * c * k * (length + 2 * width)
+            flops += conv_flops(c, c, k, d, length + 2 * width)
     return flops + len(net.skips) * 2 * c * c * length + 2 * c * net.head.out_channels * length
 
 
@@ -135,7 +138,8 @@ def main(argv=None) -> None:
         arch = len(genofm.nets) * full_flops(net, length)
         executed = len(genofm.nets) * windowed_flops(net, length)
         print(f"# {length} bp: {arch / 1e9:.1f} GFLOP per sequence (architecture, full length, 5 models); "
-              f"genofm executes {executed / 1e9:.1f} GFLOP ({arch / executed:.2f}x fewer)")
+              f"genofm executes {executed / 1e9:.1f} GFLOP ({arch / executed:.2f}x fewer; its FFT convolutions counted as "
+              f"executed: transforms at 2.5 n log2 n, complex products at 8 per multiply-add)")
         for threads in thread_counts:
             torch.set_num_threads(threads)
             peak = peaks[threads]

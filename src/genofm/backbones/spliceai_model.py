@@ -28,6 +28,7 @@ benchmark compare against.
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
@@ -51,6 +52,8 @@ class ResidualUnit(nn.Module):
         self.conv2 = nn.Conv1d(channels, channels, kernel_size, dilation=dilation)
         #: half-width of one convolution's receptive field
         self.radius = dilation * (kernel_size - 1) // 2
+        #: the fast path's cached weight spectra of conv1 (BN2 folded in) and conv2 (see ``SpectrumCache``)
+        self.spectra = (SpectrumCache(), SpectrumCache())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Full-length computation on a (B, C, 1, T) tensor with Keras 'same' (zero) padding."""
@@ -138,12 +141,14 @@ class SpliceAINet(nn.Module):
             bias = unit.conv1.bias * scale + shift
             reach += r
             width = min(reach, total_radius - reach)
-            y, y_const = _windowed_conv(y, y_const, h_width, width, unit_reach, weight, bias, d, r)
+            y, y_const = _windowed_conv(y, y_const, h_width, width, unit_reach, weight, bias, d, r, unit.spectra[0])
             y, y_const = F.relu_(y), torch.relu(y_const)
             mid_reach = reach
             reach += r
             out_width = min(reach, total_radius - reach)
-            y, y_const = _windowed_conv(y, y_const, width, out_width, mid_reach, unit.conv2.weight, unit.conv2.bias, d, r)
+            y, y_const = _windowed_conv(
+                y, y_const, width, out_width, mid_reach, unit.conv2.weight, unit.conv2.bias, d, r, unit.spectra[1]
+            )
             h = _add_window(y, h, h_const, h_width, out_width, unit_reach)
             h_const = y_const + h_const
             h_width = out_width
@@ -183,7 +188,16 @@ def _bn_relu(x: torch.Tensor, const: torch.Tensor, bn: nn.BatchNorm1d) -> tuple[
 
 
 def _windowed_conv(
-    x: torch.Tensor, const: torch.Tensor, have: int, want: int, reach: int, weight: torch.Tensor, bias: torch.Tensor, dilation: int, radius: int
+    x: torch.Tensor,
+    const: torch.Tensor,
+    have: int,
+    want: int,
+    reach: int,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    dilation: int,
+    radius: int,
+    spectra: SpectrumCache | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Convolve ``x`` (held ``have`` positions beyond the sequence) to ``want`` positions beyond it.
 
@@ -198,11 +212,11 @@ def _windowed_conv(
     if need <= have:
         cut = have - need
         window = x[..., cut : x.shape[-1] - cut] if cut else x
-        return _conv(window, weight, bias, dilation=dilation), out_const
+        return _dilated_conv(window, weight, bias, dilation, 0, spectra), out_const
     if have < reach:
         raise RuntimeError(f"internal error: window {have} narrower than the non-constant reach {reach}")
     x = x.sub_(_channels(const, x))
-    return _conv(x, weight, out_const.to(bias.dtype), dilation=dilation, padding=need - have), out_const
+    return _dilated_conv(x, weight, out_const.to(bias.dtype), dilation, need - have, spectra), out_const
 
 
 def _add_window(y: torch.Tensor, h: torch.Tensor, h_const: torch.Tensor, have: int, want: int, reach: int) -> torch.Tensor:
@@ -218,3 +232,134 @@ def _add_window(y: torch.Tensor, h: torch.Tensor, h_const: torch.Tensor, have: i
     y[..., :pad] += edge
     y[..., y.shape[-1] - pad :] += edge
     return y
+
+
+
+#: FFT lengths a block may use (powers of two: the measured ones)
+FFT_SIZES: tuple[int, ...] = (64, 128, 256, 512)
+#: float32 elements of one sequence's input that one FFT chunk transforms at a time (512 KB), so
+#: that each chunk's copies, transforms and products stay in the core's 2 MB L2 cache: on this
+#: machine whole-tensor passes ran 2-3x slower under load than the chunked ones
+FFT_CHUNK_ELEMENTS = 1 << 17
+
+
+def fft_length(kernel_size: int, dilation: int, out_len: int) -> int | None:
+    """FFT length for :func:`fft_conv` on this convolution, or None where the direct one is faster.
+
+    A fixed rule from measured crossovers on this machine (see ``benchmarks/bench_spliceai.py``),
+    not a run-time timing, so the same input always takes the same path: kernels of 41 taps over
+    at least 1,000 outputs and of 21 taps over at least 2,000 (SpliceAI's units with dilation 25
+    and 10); the 11-tap units stay direct (their FFT was 0.3-0.9x the direct convolution at every
+    length). The length is the one whose blocks cover each phase's ``out_len / dilation`` outputs
+    with the fewest transformed positions, the smaller length on a tie.
+    """
+    if not ((kernel_size >= 41 and out_len >= 1000) or (kernel_size >= 21 and out_len >= 2000)):
+        return None
+    per_phase = -(-out_len // dilation)
+    best = None
+    for n in FFT_SIZES:
+        step = n - kernel_size + 1
+        if step < kernel_size:
+            continue
+        work = -(-per_phase // step) * n
+        if best is None or work < best[0]:
+            best = (work, n)
+    return None if best is None else best[1]
+
+
+def conv_flops(channels_in: int, channels_out: int, kernel_size: int, dilation: int, out_len: int, batch: int = 1) -> int:
+    """FLOPs the fast path executes for one convolution: direct, or FFT where :func:`fft_length` picks it.
+
+    Direct: 2 per multiply-add. FFT: the complex channel mixing at 8 real FLOPs per complex
+    multiply-add, plus 2.5 n log2 n per real transform of length n (the usual count for a real
+    FFT) for the C_in forward and C_out inverse transforms of every block and phase.
+    """
+    n = fft_length(kernel_size, dilation, out_len)
+    if n is None:
+        return 2 * channels_in * channels_out * kernel_size * out_len * batch
+    step = n - kernel_size + 1
+    transforms = batch * dilation * -(-(-(-out_len // dilation)) // step)  # (sequence, phase, block) triples
+    frequencies = n // 2 + 1
+    mixing = 8 * frequencies * channels_in * channels_out
+    fft = 2.5 * n * math.log2(n) * (channels_in + channels_out)
+    return int(transforms * (mixing + fft))
+
+
+class SpectrumCache:
+    """One convolution's weight spectra, per FFT length, computed once and reused.
+
+    The fast path folds BatchNorm into conv1's weights on every call, so the cache keeps the
+    weights it transformed and recomputes when they differ (a comparison of C x C x K values,
+    far cheaper than the transform). Spectra are computed in float64 and stored as complex64.
+    """
+
+    def __init__(self):
+        self._entries: dict[tuple[int, torch.device], tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def get(self, weight: torch.Tensor, n: int) -> torch.Tensor:
+        """(n/2 + 1, C_in, C_out) spectrum of ``weight`` (C_out, C_in, K), conjugated for correlation."""
+        key = (n, weight.device)
+        entry = self._entries.get(key)
+        if entry is None or entry[0].shape != weight.shape or not torch.equal(entry[0], weight):
+            spectrum = torch.fft.rfft(weight.detach().double(), n=n, dim=-1).conj().permute(2, 1, 0)
+            entry = (weight.detach().clone(), spectrum.to(torch.complex64).resolve_conj().contiguous())
+            self._entries[key] = entry
+        return entry[1]
+
+
+def _dilated_conv(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, dilation: int, padding: int, spectra: SpectrumCache | None
+) -> torch.Tensor:
+    """``_conv`` by FFT where :func:`fft_length` says that is faster (float32 on CPU), else directly."""
+    kernel_size = weight.shape[-1]
+    out_len = x.shape[-1] + 2 * padding - dilation * (kernel_size - 1)
+    n = None
+    if spectra is not None and x.device.type == "cpu" and x.dtype == torch.float32:
+        n = fft_length(kernel_size, dilation, out_len)
+    if n is None:
+        return _conv(x, weight, bias, dilation=dilation, padding=padding)
+    return fft_conv(x, spectra.get(weight, n), bias, kernel_size, dilation, padding, n)
+
+
+def fft_conv(x: torch.Tensor, spectrum: torch.Tensor, bias: torch.Tensor, kernel_size: int, dilation: int, padding: int, n: int) -> torch.Tensor:
+    """The dilated convolution of ``_conv`` computed by FFT: polyphase split, then overlap-save blocks.
+
+    With dilation d, the outputs at positions ``t = q * d + p`` read only inputs of the same phase
+    ``p``, through an undilated kernel of K taps, so the convolution is d independent undilated
+    ones over ``W / d`` positions each. Each phase is cut into blocks of ``n`` inputs that overlap
+    by ``K - 1`` and give ``n - K + 1`` outputs each (overlap-save); per frequency, mixing the
+    channels is one complex (rows x C_in) @ (C_in x C_out) product over the blocks and phases of a
+    chunk, and the bias enters through the zero frequency. Multiply-adds per output: about
+    4 * C_in * C_out * n / (n - K + 1) / 2 for the mixing plus two real FFTs of C channels, against
+    C_in * C_out * K directly. Chunks of ``FFT_CHUNK_ELEMENTS`` keep the copies in cache, and only
+    the chunks at the two ends are zero-padded.
+
+    ``x`` is (B, C, 1, W) channels-last; ``spectrum`` is (n/2 + 1, C_in, C_out) from
+    :class:`SpectrumCache`. Returns (B, C_out, 1, W + 2 * padding - dilation * (K - 1)).
+    """
+    batch, channels, _, width = x.shape
+    out_channels = spectrum.shape[-1]
+    out_len = width + 2 * padding - dilation * (kernel_size - 1)
+    step = n - kernel_size + 1
+    blocks = -(-(-(-out_len // dilation)) // step)  # blocks per phase
+    per_chunk = max(1, FFT_CHUNK_ELEMENTS // (dilation * channels * n))
+    rows_x = x.squeeze(2).transpose(1, 2)  # (B, W, C): channels-last memory, no copy
+    # output position (s * step + j) * d + p comes from block s, tap j, phase p
+    out = torch.empty(batch, blocks * step * dilation, out_channels, dtype=x.dtype, device=x.device)
+    zero_frequency = bias.to(spectrum.real.dtype) * n  # a constant over the block: n times it at frequency 0
+    for b in range(batch):
+        for first in range(0, blocks, per_chunk):
+            count = min(blocks, first + per_chunk) - first
+            lo = first * step * dilation - padding  # the chunk's inputs in x's coordinates
+            hi = lo + (count * step + kernel_size - 1) * dilation
+            chunk = rows_x[b, max(lo, 0) : min(hi, width)]
+            if lo < 0 or hi > width:
+                chunk = F.pad(chunk, (0, 0, max(0, -lo), max(0, hi - width)))
+            segments = chunk.reshape(count * step + kernel_size - 1, dilation * channels).unfold(0, n, step)  # (count, d*C, n)
+            spectra_in = torch.fft.rfft(segments, dim=-1).view(count * dilation, channels, -1)
+            mixed = torch.bmm(spectra_in.permute(2, 0, 1).contiguous(), spectrum)  # (F, rows, C_out); one copy, not one per frequency
+            mixed[0] += zero_frequency
+            y = torch.fft.irfft(mixed.permute(1, 2, 0), n=n, dim=-1).view(count, dilation, out_channels, n)
+            target = out[b, first * step * dilation : (first + count) * step * dilation].view(count, step, dilation, out_channels)
+            target.copy_(y[..., :step].permute(0, 3, 1, 2))
+    return out[:, :out_len].transpose(1, 2).unsqueeze(2)
