@@ -223,3 +223,92 @@ def test_weights_folder_options_are_checked(tmp_path):
     assert single.model_labels == ["1"] and len(single.feature_names) == 4 + 64
     with pytest.raises(GenofmError, match="not found"):
         SpliceAIBackbone(SpliceAIOptions(), tmp_path / "absent")
+
+
+# --- FFT convolution (the fast path's 21- and 41-tap dilated units) ---------------------------
+
+def _direct_and_float64(x, weight, bias, dilation, padding):
+    from genofm.backbones.spliceai_model import _conv
+
+    direct = _conv(x, weight, bias, dilation=dilation, padding=padding)
+    exact = _conv(x.double(), weight.double(), bias.double(), dilation=dilation, padding=padding)
+    return direct, exact
+
+
+@pytest.mark.parametrize(
+    "kernel,dilation,width,padding,batch",
+    [
+        (41, 25, 1013, 500, 2),  # 'same' padding at both ends, one block per phase, length not a multiple of d
+        (41, 25, 6007, 0, 1),  # no padding (the window-cut case), several chunks of one block
+        (41, 25, 2600, 137, 3),  # padding narrower than the radius
+        (21, 10, 4409, 100, 2),  # several blocks per chunk and several chunks
+        (21, 10, 2205, 0, 1),
+    ],
+)
+def test_fft_convolution_equals_the_direct_one(kernel, dilation, width, padding, batch):
+    """Same output as oneDNN's direct convolution, both within float32 rounding of a float64 run.
+
+    Inputs ~N(0, 1), weights ~N(0, 0.05^2): outputs are O(1), and float32 rounding of either
+    method stays below ~1e-5 absolute (measured: direct up to 9e-6 at 41 taps, FFT ~2e-6); a
+    misplaced phase, block overlap, bias or padding gives errors of order 1.
+    """
+    from genofm.backbones.spliceai_model import SpectrumCache, fft_conv, fft_length
+
+    gen = torch.Generator().manual_seed(kernel + width)
+    weight = torch.randn(32, 32, kernel, generator=gen) * 0.05
+    bias = torch.randn(32, generator=gen)
+    x = torch.randn(batch, 32, 1, width, generator=gen).contiguous(memory_format=torch.channels_last)
+    out_len = width + 2 * padding - dilation * (kernel - 1)
+    n = fft_length(kernel, dilation, out_len)
+    assert n is not None  # these shapes take the FFT path
+    fft = fft_conv(x, SpectrumCache().get(weight, n), bias, kernel, dilation, padding, n)
+    direct, exact = _direct_and_float64(x, weight, bias, dilation, padding)
+    assert fft.shape == direct.shape == (batch, 32, 1, out_len)
+    assert (fft.double() - exact).abs().max().item() < 1e-5
+    torch.testing.assert_close(fft, direct, atol=2e-5, rtol=0)
+    for other in (64, 128, 256, 512):  # every length the rule may pick computes the same thing
+        if other - kernel + 1 >= kernel:
+            again = fft_conv(x, SpectrumCache().get(weight, other), bias, kernel, dilation, padding, other)
+            torch.testing.assert_close(again, direct, atol=2e-5, rtol=0)
+
+
+def test_fft_is_chosen_only_for_the_long_dilated_units():
+    from genofm.backbones.spliceai_model import fft_length
+
+    assert fft_length(11, 4, 20000) is None  # slower than direct at every length measured
+    assert fft_length(21, 10, 1999) is None and fft_length(21, 10, 2000) is not None
+    assert fft_length(41, 25, 999) is None and fft_length(41, 25, 1000) == 128
+    assert fft_length(41, 25, 5100) == 256  # one block of 216 outputs per phase covers 204
+
+
+def test_spectrum_cache_follows_the_weights():
+    """conv1's BatchNorm-folded weights are new tensors on every call: the cache must notice a change."""
+    from genofm.backbones.spliceai_model import SpectrumCache
+
+    cache = SpectrumCache()
+    weight = torch.randn(4, 3, 5)
+    first = cache.get(weight, 16)
+    assert cache.get(weight.clone(), 16) is first
+    torch.testing.assert_close(first, torch.fft.rfft(weight.double(), n=16).conj().permute(2, 1, 0).to(torch.complex64))
+    weight[0, 0, 0] += 1.0
+    assert not torch.equal(cache.get(weight, 16), first)
+
+
+def test_fast_path_with_fft_units_equals_full_length(monkeypatch):
+    """The real unit shapes (21 and 41 taps take the FFT path) on a narrow random network, batch > 1."""
+    from genofm.backbones import spliceai_model
+
+    calls = []
+    real_fft_conv = spliceai_model.fft_conv
+    monkeypatch.setattr(spliceai_model, "fft_conv", lambda *a: calls.append(a[3]) or real_fft_conv(*a))
+    torch.manual_seed(3)
+    net = randomised(SpliceAINet(SPLICEAI_10K_UNITS, SPLICEAI_10K_SKIPS, channels=8), 3)
+    rng = np.random.default_rng(3)
+    for batch, length in ((2, 1), (1, 777), (2, 2100)):
+        x = onehot(rng, batch, length)
+        with torch.inference_mode():
+            fast = net(x)
+            full = net.forward_full(torch.nn.functional.pad(x, (net.crop, net.crop)))
+        for a, b in zip(fast, full):
+            torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-5)
+    assert {21, 41} <= set(calls)
