@@ -20,7 +20,10 @@ sequence counted from the architecture (full length, all five models) and those 
 executes (for its FFT convolutions, the transforms' and complex products' operations), the achieved rate as a fraction of a large fp32 matmul measured in the same run, and
 the load average.
 
-    python benchmarks/bench_spliceai.py [--lengths 100,1000,5000,10000] [--n 2] [--threads 1,2]
+With ``--direct``, genofm with every convolution direct (no FFT) is timed in the same interleaved
+repeats ("no FFT" rows): the FFT path's before/after in one run.
+
+    python benchmarks/bench_spliceai.py [--lengths 100,1000,5000,10000] [--n 2] [--threads 1,2] [--direct]
 """
 
 from __future__ import annotations
@@ -47,6 +50,15 @@ class ReferenceSpliceAI(SpliceAIBackbone):
             return [net.forward_full(padded) for net in self.nets]
 
 
+class DirectSpliceAI(SpliceAIBackbone):
+    """genofm with every convolution direct (no FFT path): the same run's before/after for the FFT."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for net in self.nets:
+            net.use_fft = False
+
+
 class BeforeSpliceAI(SpliceAIBackbone):
     """genofm before threading: windowed models in turn, parallel only through intra-op threads."""
 
@@ -64,7 +76,7 @@ def full_flops(net: SpliceAINet, length: int) -> int:
     return per_position * positions + 2 * c * net.head.out_channels * length
 
 
-def windowed_flops(net: SpliceAINet, length: int) -> int:
+def windowed_flops(net: SpliceAINet, length: int, fft: bool = True) -> int:
     """FLOPs genofm's windowed forward executes: each convolution only on the window it needs,
     directly or, where ``spliceai_model.fft_length`` picks it, by FFT (the FFT's and the complex
     channel mixing's operations counted, see ``spliceai_model.conv_flops``)."""
@@ -76,7 +88,7 @@ def windowed_flops(net: SpliceAINet, length: int) -> int:
         for _ in range(2):
             reach += unit.radius
             width = min(reach, total_radius - reach)
-            flops += conv_flops(c, c, k, d, length + 2 * width)
+            flops += conv_flops(c, c, k, d, length + 2 * width) if fft else 2 * c * c * k * (length + 2 * width)
     return flops + len(net.skips) * 2 * c * c * length + 2 * c * net.head.out_channels * length
 
 
@@ -111,6 +123,7 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=2, help="timed repeats (best kept), after one warm-up; genofm and the reference interleaved")
     parser.add_argument("--weights", type=Path, default=None, help="folder with spliceai1..5.h5 (default: make setup's copy)")
     parser.add_argument("--before", action="store_true", help="also time genofm as it was before threading (intra-op threads only)")
+    parser.add_argument("--direct", action="store_true", help="also time genofm with every convolution direct (no FFT), interleaved with the others")
     parser.add_argument("--keras", action="store_true", help="also time the official Keras models when TensorFlow is importable")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -120,6 +133,7 @@ def main(argv=None) -> None:
     genofm = SpliceAIBackbone(options, args.weights)
     reference = ReferenceSpliceAI(options, args.weights)
     before = BeforeSpliceAI(options, args.weights) if args.before else None
+    direct = DirectSpliceAI(options, args.weights) if args.direct else None
     net = genofm.nets[0]
     rng = np.random.default_rng(0)
     results = {"rows": []}
@@ -137,6 +151,7 @@ def main(argv=None) -> None:
         seqs = ["".join(rng.choice(list("ACGT"), size=length)) for _ in range(args.n)]
         arch = len(genofm.nets) * full_flops(net, length)
         executed = len(genofm.nets) * windowed_flops(net, length)
+        direct_flops = len(genofm.nets) * windowed_flops(net, length, fft=False)
         print(f"# {length} bp: {arch / 1e9:.1f} GFLOP per sequence (architecture, full length, 5 models); "
               f"genofm executes {executed / 1e9:.1f} GFLOP ({arch / executed:.2f}x fewer; its FFT convolutions counted as "
               f"executed: transforms at 2.5 n log2 n, complex products at 8 per multiply-add)")
@@ -144,8 +159,11 @@ def main(argv=None) -> None:
             torch.set_num_threads(threads)
             peak = peaks[threads]
             genofm.embed_batch(seqs[:1])  # warm-up
-            timings = best_times({"reference": lambda: reference.embed_batch(seqs), "genofm": lambda: genofm.embed_batch(seqs)},
-                                 args.repeats, warm_up=False)
+            runners = {"reference": lambda: reference.embed_batch(seqs), "genofm": lambda: genofm.embed_batch(seqs)}
+            if direct is not None:
+                direct.embed_batch(seqs[:1])
+                runners["direct"] = lambda: direct.embed_batch(seqs)
+            timings = best_times(runners, args.repeats, warm_up=False)
             (ref_wall, ref_cpu, ref_out), (wall, cpu, out) = timings["reference"], timings["genofm"]
             diff = float((np.abs(out - ref_out) / np.maximum(np.abs(ref_out), 1.0)).max())
             cpu_one_thread.setdefault(length, cpu)
@@ -155,9 +173,17 @@ def main(argv=None) -> None:
                   f"{describe(arch, args.n, ref_wall, peak, ref_cpu)}")
             print(f"{length:6d} {threads:3d} {'genofm':10s} {wall:7.2f} {cpu:7.2f} {ref_wall / wall:6.2f} {ref_cpu / cpu:6.2f} "
                   f"{cpu_ratio:8.2f} {diff:9.2e}  {describe(executed, args.n, wall, peak, cpu)} executed; {load}", flush=True)
+            if direct is not None:
+                d_wall, d_cpu, d_out = timings["direct"]
+                d_diff = float((np.abs(d_out - ref_out) / np.maximum(np.abs(ref_out), 1.0)).max())
+                d_cpu_one = results.setdefault("direct_cpu_one_thread", {}).setdefault(length, d_cpu)
+                print(f"{length:6d} {threads:3d} {'no FFT':10s} {d_wall:7.2f} {d_cpu:7.2f} {ref_wall / d_wall:6.2f} {ref_cpu / d_cpu:6.2f} "
+                      f"{d_cpu / d_cpu_one:8.2f} {d_diff:9.2e}  {describe(direct_flops, args.n, d_wall, peak, d_cpu)} executed", flush=True)
             row = {"length": length, "threads": threads, "reference_s": ref_wall, "reference_cpu_s": ref_cpu, "genofm_s": wall,
                    "genofm_cpu_s": cpu, "speedup": ref_wall / wall, "speedup_cpu": ref_cpu / cpu, "cpu_vs_one_thread": cpu_ratio,
                    "max_abs_diff": diff, "flops_per_sequence": arch, "executed_flops_per_sequence": executed, "load": load}
+            if direct is not None:
+                row.update({"direct_s": d_wall, "direct_cpu_s": d_cpu, "direct_speedup": ref_wall / d_wall, "direct_max_abs_diff": d_diff})
             if args.keras:
                 run, label = keras_reference(seqs, threads)
                 if run is None:

@@ -18,6 +18,16 @@ zero padding represents it and adds it back through the bias, which avoids copyi
 BatchNorm that follows each unit's first convolution is folded into that convolution. For
 L = 200 this is about 5x fewer multiply-adds than the full computation.
 
+What is left at 5-10 kb is mostly the 21- and 41-tap dilated convolutions (about three quarters of
+the multiply-adds), which oneDNN runs at about 0.6 of the matmul peak. On float32 CPU tensors,
+``fft_conv`` computes those by FFT where a fixed, measured rule (``fft_length``) says it is faster:
+each dilation phase is an undilated convolution, cut into overlap-save blocks of 64-512 positions,
+the channels mixed per frequency by one complex matrix product (about 10x fewer operations than
+the direct convolution at 41 taps), in cache-sized chunks. ``benchmarks/bench_spliceai.py --direct``
+times it against the same forward with every convolution direct: 1.2-1.4x faster at 1-10 kb on
+one thread (10 kb: 2.37x the full-length computation instead of 1.71x). Its float32 rounding is
+below the direct convolution's (about 2e-6 against up to 9e-6 for 41 taps, both against float64).
+
 Keras' own zero padding at the two ends of the L + 10,000 tensor cannot reach a kept position:
 the receptive radius of the whole network (sum over the 32 dilated convolutions of
 dilation * (kernel - 1) / 2 = 5,000) does not exceed the crop (5,000): a pad value read by the
@@ -91,6 +101,8 @@ class SpliceAINet(nn.Module):
         self.head = nn.Conv1d(channels, n_outputs, 1)
         self.skip_points = tuple(skip_points)
         self.crop = crop
+        #: whether ``forward`` may compute the long dilated convolutions by FFT (see ``fft_length``)
+        self.use_fft = True
         #: how far (bp) the whole network looks to either side of an output position
         self.receptive_radius = sum(2 * unit.radius for unit in self.units)
         if self.receptive_radius > crop:
@@ -133,6 +145,7 @@ class SpliceAINet(nn.Module):
         total = self._skip(0, h, None)
         for index, unit in enumerate(self.units, start=1):
             r, d = unit.radius, unit.conv1.dilation[0]
+            spectra = unit.spectra if self.use_fft else (None, None)
             unit_reach = reach
             y, y_const = _bn_relu(h, h_const, unit.bn1)
             # conv1 with bn2 folded in (an exact per-channel affine map), then ReLU
@@ -141,13 +154,13 @@ class SpliceAINet(nn.Module):
             bias = unit.conv1.bias * scale + shift
             reach += r
             width = min(reach, total_radius - reach)
-            y, y_const = _windowed_conv(y, y_const, h_width, width, unit_reach, weight, bias, d, r, unit.spectra[0])
+            y, y_const = _windowed_conv(y, y_const, h_width, width, unit_reach, weight, bias, d, r, spectra[0])
             y, y_const = F.relu_(y), torch.relu(y_const)
             mid_reach = reach
             reach += r
             out_width = min(reach, total_radius - reach)
             y, y_const = _windowed_conv(
-                y, y_const, width, out_width, mid_reach, unit.conv2.weight, unit.conv2.bias, d, r, unit.spectra[1]
+                y, y_const, width, out_width, mid_reach, unit.conv2.weight, unit.conv2.bias, d, r, spectra[1]
             )
             h = _add_window(y, h, h_const, h_width, out_width, unit_reach)
             h_const = y_const + h_const
