@@ -312,3 +312,10 @@ def test_fast_path_with_fft_units_equals_full_length(monkeypatch):
         for a, b in zip(fast, full):
             torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-5)
     assert {21, 41} <= set(calls)
+    calls.clear()
+    net.use_fft = False  # the benchmark's all-direct forward
+    with torch.inference_mode():
+        direct = net(x)
+    assert calls == []
+    for a, b in zip(direct, fast):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-5)
