@@ -319,3 +319,7 @@ def test_fast_path_with_fft_units_equals_full_length(monkeypatch):
     assert calls == []
     for a, b in zip(direct, fast):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-5)
+    net.use_fft = True
+    with_grad = net(x)  # gradients to the weights enabled: direct, the cached spectra being detached
+    assert calls == []
+    torch.testing.assert_close(with_grad[1].detach(), fast[1], atol=1e-4, rtol=1e-5)

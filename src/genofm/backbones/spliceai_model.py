@@ -24,9 +24,11 @@ the multiply-adds), which oneDNN runs at about 0.6 of the matmul peak. On float3
 each dilation phase is an undilated convolution, cut into overlap-save blocks of 64-512 positions,
 the channels mixed per frequency by one complex matrix product (about 10x fewer operations than
 the direct convolution at 41 taps), in cache-sized chunks. ``benchmarks/bench_spliceai.py --direct``
-times it against the same forward with every convolution direct: 1.2-1.4x faster at 1-10 kb on
-one thread (10 kb: 2.37x the full-length computation instead of 1.71x). Its float32 rounding is
-below the direct convolution's (about 2e-6 against up to 9e-6 for 41 taps, both against float64).
+times it against the same forward with every convolution direct: 1.08-1.38x faster at 1-10 kb on
+one thread in three runs at load 2-3 (10 kb: 2.18-2.37x the full-length computation instead of
+1.71-1.90x; 5 kb: 2.86-3.07x instead of 2.25-2.50x). Its float32 rounding is below the direct
+convolution's (about 2e-6 against up to 9e-6 for 41 taps, both against float64). Forwards with
+gradients to the weights stay direct (the cached spectra are detached).
 
 Keras' own zero padding at the two ends of the L + 10,000 tensor cannot reach a kept position:
 the receptive radius of the whole network (sum over the 32 dilated convolutions of
@@ -323,11 +325,16 @@ class SpectrumCache:
 def _dilated_conv(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, dilation: int, padding: int, spectra: SpectrumCache | None
 ) -> torch.Tensor:
-    """``_conv`` by FFT where :func:`fft_length` says that is faster (float32 on CPU), else directly."""
+    """``_conv`` by FFT where :func:`fft_length` says that is faster, else directly.
+
+    Only for float32 CPU tensors, and only without gradients to the weights: the cached spectra
+    are detached, so a forward that trains the weights takes the direct convolution.
+    """
     kernel_size = weight.shape[-1]
     out_len = x.shape[-1] + 2 * padding - dilation * (kernel_size - 1)
     n = None
-    if spectra is not None and x.device.type == "cpu" and x.dtype == torch.float32:
+    trains = torch.is_grad_enabled() and weight.requires_grad
+    if spectra is not None and not trains and x.device.type == "cpu" and x.dtype == torch.float32:
         n = fft_length(kernel_size, dilation, out_len)
     if n is None:
         return _conv(x, weight, bias, dilation=dilation, padding=padding)
