@@ -5,12 +5,12 @@ Runs the tools exactly as a user would (``genofm-prepare`` -> ``genofm-embed`` -
 root; see its README for sources and licences), for these models:
 
 * ``kmer``: k-mer spectrum + standardised logistic regression; k chosen on the validation split;
-* ``spliceai``: the five SpliceAI-10k models' pooled features + logistic regression (UCI splice by default);
+* ``spliceai``: the five SpliceAI-10k models' pooled features + logistic regression (all sets but nRC by default);
 * ``positional``: position-specific k-mers (``-O positions=N``, k=1 and k=1 + k=2 joined, chosen on the validation
   split) + logistic regression, for the sets whose sequences are aligned (splice junctions, promoters);
 * ``stacked``: the SpliceAI features joined with the chosen k-mer spectrum (and, on aligned sets, with the chosen
   position-specific k-mers, with or without the spectrum: the join is chosen on the validation split) in one
-  logistic regression (UCI splice by default);
+  logistic regression (all sets but nRC by default);
 * ``cnn``: the from-scratch CNN (``--finetune cnn``): each architecture in ``CNN_CANDIDATES`` with
   seed 0, the best on VALIDATION accuracy trained with more seeds, reported as mean +- sd and as the
   ensemble of the seeds' averaged probabilities. Oriented sequences (RNA, TSS-anchored promoters,
@@ -83,9 +83,9 @@ class Benchmark:
     #: aligned sequences of this length (a splice junction or TSS at a fixed offset): position-specific
     #: k-mers over the whole window are a model of their own; 0 = not aligned (no positional model)
     positions: int = 0
-    #: models run unless --models names others (SpliceAI's 10 kb-context embedding is CPU-hours on the
-    #: non-splice sets, so spliceai and stacked run by default where splicing is the task)
-    models: tuple[str, ...] = ("kmer", "cnn")
+    #: models run unless --models names others (SpliceAI's 10 kb-context embedding takes 15-25 min per
+    #: set at one thread here, hours on nRC's 8,689 RNAs of up to 770 nt, so nRC skips it by default)
+    models: tuple[str, ...] = ("kmer", "spliceai", "stacked", "cnn")
 
     @property
     def cnn_options(self) -> list[str]:
@@ -107,11 +107,12 @@ def benchmarks(data: Path) -> dict[str, Benchmark]:
         "ecoli_promoters": Benchmark(
             "ecoli_promoters", [str(ec / "v9d3.csv")], ["--sequence-column", "seqs", "--label-column", "labels"],
             "iPromoter-2L ~0.82 acc (5-fold CV)", {"accuracy": 0.87}, oriented=True, positions=81,
-            models=("kmer", "positional", "cnn"),
+            models=("kmer", "positional", "spliceai", "stacked", "cnn"),
         ),
         "ncrna_nrc": Benchmark(
             "ncrna_nrc", [f"train={nrc / 'dataset_nRC_train.fasta'}", f"test={nrc / 'dataset_nRC_test.fasta'}"],
             ["--label-regex", r"^(\S+)"], "test acc ~0.82-0.90", {"accuracy": 0.90}, kmer_ks=(3, 4, 5), oriented=True,
+            models=("kmer", "cnn"),
         ),
         "uci_splice": Benchmark(
             "uci_splice", [str(uci / "splice.csv")], ["--sequence-column", "Sequence", "--label-column", "Class"],
@@ -428,8 +429,8 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / "work", help="where outputs go")
     parser.add_argument("--datasets", default=None, help="comma-separated subset of the datasets")
     parser.add_argument("--models", default=None,
-                        help=f"comma-separated subset of {', '.join(MODELS)} (default: each dataset's own list; spliceai and stacked on uci_splice)")
-    parser.add_argument("--cnn-seeds", type=int, default=3, help="seeds of the chosen CNN (mean +- sd and ensemble)")
+                        help=f"comma-separated subset of {', '.join(MODELS)} (default: each dataset's own list; spliceai and stacked on all but ncrna_nrc; positional where sequences are aligned)")
+    parser.add_argument("--cnn-seeds", type=int, default=5, help="seeds of the chosen CNN (mean +- sd and ensemble)")
     parser.add_argument("--cnn-candidates", default=",".join(CNN_CANDIDATES),
                         help=f"CNN architectures tried with seed 0, the best on VALIDATION accuracy kept ({', '.join(CNN_CANDIDATES)})")
     parser.add_argument("--cnn-option", dest="cnn_options", action="append", default=[], metavar="KEY=VALUE",
