@@ -49,3 +49,15 @@ def test_table_formats_mean_and_sd(bench):
     assert bench._fmt(0.95) == "0.950"
     assert bench._fmt(0.95, 0.0123) == "0.950 \u00b1 0.012"
     assert bench._fmt(None) == "" and bench._fmt(float("nan")) == ""
+
+
+def test_choices_follow_validation_accuracy_first_listed_on_a_tie(bench):
+    best, shown = bench.best_on_validation({"a": {"accuracy": 0.90}, "b": {"accuracy": 0.95}, "c": {"accuracy": 0.95}})
+    assert best == "b" and shown == "a 0.900, b 0.950, c 0.950"
+
+
+def test_positional_model_only_for_aligned_sets(bench, tmp_path):
+    sets = bench.benchmarks(tmp_path)
+    assert {name for name, b in sets.items() if b.positions} == {"ecoli_promoters", "uci_splice"}
+    for b in sets.values():  # a default model list asks for positional only where the sequences are aligned
+        assert ("positional" in b.models) == bool(b.positions), b.name
