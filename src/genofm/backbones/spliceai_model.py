@@ -249,13 +249,16 @@ def _add_window(y: torch.Tensor, h: torch.Tensor, h_const: torch.Tensor, have: i
     return y
 
 
-
 #: FFT lengths a block may use (powers of two: the measured ones)
 FFT_SIZES: tuple[int, ...] = (64, 128, 256, 512)
 #: float32 elements of one sequence's input that one FFT chunk transforms at a time (512 KB), so
 #: that each chunk's copies, transforms and products stay in the core's 2 MB L2 cache: on this
 #: machine whole-tensor passes ran 2-3x slower under load than the chunked ones
 FFT_CHUNK_ELEMENTS = 1 << 17
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
 
 
 def fft_length(kernel_size: int, dilation: int, out_len: int) -> int | None:
@@ -270,13 +273,13 @@ def fft_length(kernel_size: int, dilation: int, out_len: int) -> int | None:
     """
     if not ((kernel_size >= 41 and out_len >= 1000) or (kernel_size >= 21 and out_len >= 2000)):
         return None
-    per_phase = -(-out_len // dilation)
+    per_phase = _ceil_div(out_len, dilation)
     best = None
     for n in FFT_SIZES:
         step = n - kernel_size + 1
         if step < kernel_size:
             continue
-        work = -(-per_phase // step) * n
+        work = _ceil_div(per_phase, step) * n
         if best is None or work < best[0]:
             best = (work, n)
     return None if best is None else best[1]
@@ -293,7 +296,7 @@ def conv_flops(channels_in: int, channels_out: int, kernel_size: int, dilation: 
     if n is None:
         return 2 * channels_in * channels_out * kernel_size * out_len * batch
     step = n - kernel_size + 1
-    transforms = batch * dilation * -(-(-(-out_len // dilation)) // step)  # (sequence, phase, block) triples
+    transforms = batch * dilation * _ceil_div(_ceil_div(out_len, dilation), step)  # (sequence, phase, block) triples
     frequencies = n // 2 + 1
     mixing = 8 * frequencies * channels_in * channels_out
     fft = 2.5 * n * math.log2(n) * (channels_in + channels_out)
@@ -361,7 +364,7 @@ def fft_conv(x: torch.Tensor, spectrum: torch.Tensor, bias: torch.Tensor, kernel
     out_channels = spectrum.shape[-1]
     out_len = width + 2 * padding - dilation * (kernel_size - 1)
     step = n - kernel_size + 1
-    blocks = -(-(-(-out_len // dilation)) // step)  # blocks per phase
+    blocks = _ceil_div(_ceil_div(out_len, dilation), step)  # blocks per phase
     per_chunk = max(1, FFT_CHUNK_ELEMENTS // (dilation * channels * n))
     rows_x = x.squeeze(2).transpose(1, 2)  # (B, W, C): channels-last memory, no copy
     # output position (s * step + j) * d + p comes from block s, tap j, phase p
