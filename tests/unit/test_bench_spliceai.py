@@ -1,0 +1,33 @@
+"""benchmarks/bench_spliceai.py: without TensorFlow the Keras reference says so instead of failing."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture()
+def bench(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling roofline.py
+    spec = importlib.util.spec_from_file_location("bench_spliceai", BENCHMARKS / "bench_spliceai.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_keras_reference_without_tensorflow_says_why(bench, tmp_path):
+    if importlib.util.find_spec("tensorflow") is not None:
+        pytest.skip("TensorFlow is importable here; the missing-reference path cannot be shown")
+    answer, message = bench.keras_reference(sys.executable, tmp_path, ["ACGT"], threads=1, repeats=1)
+    assert answer is None
+    assert message.startswith("Keras reference not available") and "tensorflow" in message.lower()
+
+
+def test_keras_reference_with_a_missing_interpreter(bench, tmp_path):
+    answer, message = bench.keras_reference(str(tmp_path / "no-python"), tmp_path, ["ACGT"], threads=1, repeats=1)
+    assert answer is None and "not available" in message
