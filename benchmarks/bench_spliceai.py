@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genofm import sequence as genofm_sequence
 from genofm.backbones.spliceai import SpliceAIBackbone, SpliceAIOptions, default_weights_dir
 from genofm.backbones.spliceai_model import SpliceAINet, conv_flops
 from roofline import best_times, describe, load_average, matmul_peak
@@ -99,15 +100,19 @@ def windowed_flops(net: SpliceAINet, length: int, fft: bool = True) -> int:
     return flops + len(net.skips) * 2 * c * c * length + 2 * c * net.head.out_channels * length
 
 
-def keras_reference(python: str, weights: Path, sequences: list[str], threads: int, repeats: int) -> tuple[dict | None, str]:
+def keras_reference(python: str, weights: Path, sequences: list[str], threads: int, repeats: int,
+                    flank: int = 5000) -> tuple[dict | None, str]:
     """Time the official Keras models with ``python`` (an interpreter with TensorFlow), in a fresh process.
 
     Returns the timer's answer (``wall``, ``cpu``, ``probabilities``), or None and the reason.
     """
-    request = {"weights": str(weights), "sequences": sequences, "threads": threads, "repeats": repeats}
+    request = {"weights": str(weights), "sequences": sequences, "flank": flank, "threads": threads, "repeats": repeats}
+    source = str(Path(genofm_sequence.__file__).resolve().parents[1])  # the timer codes bases with genofm.sequence
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads),
+           "PYTHONPATH": os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))}
     try:
         done = subprocess.run([python, str(Path(__file__).with_name("spliceai_keras_timer.py"))], input=json.dumps(request),
-                              capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+                              capture_output=True, text=True, env=env)
     except OSError as exc:
         return None, f"Keras reference not available ({python}: {exc})"
     if done.returncode != 0:
@@ -196,7 +201,7 @@ def main(argv=None) -> None:
             if direct is not None:
                 row.update({"direct_s": d_wall, "direct_cpu_s": d_cpu, "direct_speedup": ref_wall / d_wall, "direct_max_abs_diff": d_diff})
             if args.keras:
-                keras, label = keras_reference(args.keras, weights, seqs, threads, args.repeats)
+                keras, label = keras_reference(args.keras, weights, seqs, threads, args.repeats, genofm.flank)
                 if keras is None:
                     print(f"#   {label}")
                 else:

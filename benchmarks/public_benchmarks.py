@@ -294,16 +294,16 @@ def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: arg
             record("kmer", f"k={best_k} (k of {list(bench.kmer_ks)} by valid acc; C by 5-fold CV on train), logreg", model_dir,
                    (runner.seconds(out / f"kmer_k{best_k}.h5") or 0) + (runner.seconds(model_dir) or 0), scores[best_k])
     positional: list[Path] = []  # the chosen position-specific k-mer embeddings
-    positional_name = ""
+    positional_name, positional_tag = "", ""  # e.g. "k=1 + k=2" and "12" (in folder names)
     if ("positional" in models or "stacked" in models) and bench.positions:
         window = ["-O", f"positions={bench.positions}"]
         pos1 = embed("kmer", ["-O", "k=1", *window], "pos_k1")
         pos2 = embed("kmer", ["-O", "k=2", *window], "pos_k2")
-        candidates = {"k=1": [pos1], "k=1 + k=2": [pos1, pos2]}
-        dirs = {"k=1": train("pos_k1_logreg", [pos1]), "k=1 + k=2": train("pos_k12_logreg", [pos1, pos2])}
-        scores = {name: validation_metrics(dirs[name], runner, dataset, candidates[name]) for name in candidates}
+        candidates = {"k=1": ("1", [pos1]), "k=1 + k=2": ("12", [pos1, pos2])}
+        dirs = {name: train(f"pos_k{tag}_logreg", files) for name, (tag, files) in candidates.items()}
+        scores = {name: validation_metrics(dirs[name], runner, dataset, files) for name, (_, files) in candidates.items()}
         best, shown = best_on_validation(scores)
-        positional, positional_name = candidates[best], best
+        positional_name, (positional_tag, positional) = best, candidates[best]
         print(f"  {bench.name}: positional VALIDATION accuracy {shown}; chose {best}")
         if "positional" in models:
             model_dirs.append(dirs[best])
@@ -325,12 +325,11 @@ def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: arg
                        validation_metrics(model_dir, runner, dataset, [spliceai]))
             if "stacked" in models:
                 kmer = out / f"kmer_k{best_k}.h5"
-                pos = "".join(e.stem[len("pos_k"):] for e in positional)
                 joins = {f"kmer k={best_k} + spliceai": (f"stacked_k{best_k}_spliceai_logreg", [kmer, spliceai])}
                 if positional:
-                    joins[f"positional {positional_name} + spliceai"] = (f"stacked_pos{pos}_spliceai_logreg", [*positional, spliceai])
+                    joins[f"positional {positional_name} + spliceai"] = (f"stacked_pos{positional_tag}_spliceai_logreg", [*positional, spliceai])
                     joins[f"positional {positional_name} + kmer k={best_k} + spliceai"] = (
-                        f"stacked_pos{pos}_k{best_k}_spliceai_logreg", [*positional, kmer, spliceai])
+                        f"stacked_pos{positional_tag}_k{best_k}_spliceai_logreg", [*positional, kmer, spliceai])
                 dirs = {name: train(folder, files) for name, (folder, files) in joins.items()}
                 scores = {name: validation_metrics(dirs[name], runner, dataset, joins[name][1]) for name in joins}
                 best, shown = best_on_validation(scores)

@@ -5,12 +5,14 @@ TensorFlow does not belong in genofm's environment (it pins its own NumPy and pr
 2.x (tf.keras reading the Keras 2 HDF5 files), in a fresh process per (length, threads) so that
 TensorFlow's thread pools take the requested size. It reads one JSON request on stdin::
 
-    {"weights": "<folder with spliceai1..5.h5>", "sequences": ["ACGT...", ...], "threads": 1, "repeats": 2}
+    {"weights": "<folder with spliceai1..5.h5>", "sequences": ["ACGT...", ...], "flank": 5000, "threads": 1, "repeats": 2}
 
 and prints one JSON line: the best wall seconds of ``repeats`` timed runs (after one warm-up),
 that run's CPU seconds, and the five models' mean acceptor/donor probabilities per kept position
 (for the caller's equality check). Each run is what ``spliceai``'s own annotator does per
-sequence: one-hot with 5,000 N on each side, then ``model.predict`` for each of the five models.
+sequence: one-hot with ``flank`` (5,000) N on each side, then ``model.predict`` for each of the five
+models. Bases are coded by ``genofm.sequence.encode``: the caller puts genofm's source folder on
+PYTHONPATH (that module needs only NumPy), so no genofm install is needed beside TensorFlow.
 """
 
 from __future__ import annotations
@@ -20,10 +22,6 @@ import os
 import sys
 import time
 
-FLANK = 5000
-BASES = {"A": 0, "C": 1, "G": 2, "T": 3}
-
-
 def main() -> None:
     request = json.loads(sys.stdin.read())
     threads = int(request["threads"])
@@ -31,16 +29,20 @@ def main() -> None:
     import numpy as np
     import tensorflow as tf
 
+    from genofm.sequence import encode
+
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     models = [tf.keras.models.load_model(os.path.join(request["weights"], f"spliceai{i}.h5"), compile=False)
               for i in range(1, 6)]
 
+    flank = int(request["flank"])
+
     def one_hot(sequence: str) -> "np.ndarray":
-        x = np.zeros((1, len(sequence) + 2 * FLANK, 4), dtype=np.float32)
-        for i, base in enumerate(sequence.upper()):
-            if base in BASES:
-                x[0, FLANK + i, BASES[base]] = 1.0
+        codes = encode(sequence)
+        x = np.zeros((1, len(sequence) + 2 * flank, 4), dtype=np.float32)
+        known = np.flatnonzero(codes < 4)
+        x[0, flank + known, codes[known]] = 1.0
         return x
 
     def run() -> list:
