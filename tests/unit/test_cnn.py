@@ -16,7 +16,8 @@ from genofm.cli.train import main as train_main
 from genofm.data.dataset import write_dataset
 from genofm.errors import GenofmError
 from genofm.finetune import FINETUNERS, FinetuneOptions, default_options, load_finetuner, new_finetuner
-from genofm.finetune.cnn import BassetCNN, DilatedCNN, reverse_complement_onehot
+from genofm.finetune.cnn import BassetCNN, DilatedCNN
+from genofm.finetune.strand import reverse_complement_onehot
 from genofm.heads.store import read_model
 from genofm.interpret.cnn_attribution import _ism, to_sequence
 from genofm.sequence import reverse_complement
@@ -189,6 +190,21 @@ def test_reverse_complement_of_one_hot():
     # AACGTN centred in 8 bp is NAACGTNN; its reverse complement NACGTT centred is NNACGTTN
     assert torch.equal(reverse_complement_onehot(x), y)
     assert x[0, :, 0].sum() == 0 and x[0, :, 6].sum() == 0  # padding and N are all zero
+
+
+def test_random_strand_flips_whole_rows_and_strand_mean_averages_probabilities():
+    from genofm.finetune.strand import random_strand, strand_mean_log_proba
+
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (64, 12)), 4).permute(0, 2, 1).float()
+    y = random_strand(x, np.random.default_rng(0))
+    same = (y == x).flatten(1).all(1)
+    flipped = (y == reverse_complement_onehot(x)).flatten(1).all(1)
+    assert bool((same | flipped).all()) and 16 < int(flipped.sum()) < 48
+    assert torch.equal(random_strand(x, np.random.default_rng(0)), y)  # the generator decides, nothing else
+    a, b = torch.tensor([[4.0, 0.0]]), torch.tensor([[0.0, 0.0]])  # a confident strand and a flat one
+    expected = (torch.softmax(a, -1) + torch.softmax(b, -1)) / 2
+    assert torch.allclose(strand_mean_log_proba(a, b).exp(), expected)
+    assert torch.allclose(strand_mean_log_proba(a, b), strand_mean_log_proba(b, a))
 
 
 def test_shift_moves_each_row_and_pads_with_n():

@@ -44,6 +44,7 @@ from genofm.errors import GenofmError
 from genofm.options import option
 from genofm.finetune import FinetuneOptions
 from genofm.finetune.loop import Recipe, Trainee, encode_labels, fit, seed_everything
+from genofm.finetune.strand import StrandAveraged, random_strand, reverse_complement_onehot, strand_mean_log_proba
 from genofm.sequence import center_pad, encode
 
 log = logging.getLogger("genofm.cnn")
@@ -155,22 +156,6 @@ def shift_codes(codes: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     return np.where(inside, moved, np.uint8(4)).astype(codes.dtype)
 
 
-def reverse_complement_onehot(x: torch.Tensor) -> torch.Tensor:
-    """(B, 4, L) one-hot in A, C, G, T order: reversing both the channels and positions is the reverse complement."""
-    return x.flip(1, 2)
-
-
-class StrandAveraged(nn.Module):
-    """Logits averaged over a sequence and its reverse complement (what attributions explain)."""
-
-    def __init__(self, net: nn.Module):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (self.net(x) + self.net(reverse_complement_onehot(x))) / 2
-
-
 class CNNTrainer:
     """``genofm-train --finetune cnn``: train, predict, save and reload the from-scratch CNN."""
 
@@ -230,10 +215,7 @@ class CNNTrainer:
             if opts.shift:
                 codes = shift_codes(codes, rng.integers(-opts.shift, opts.shift + 1, size=len(rows)))
             x = self.onehot(codes)
-            if opts.rc_augment:
-                flip = torch.from_numpy(rng.random(len(rows)) < 0.5).to(self.device)
-                x = torch.where(flip[:, None, None], reverse_complement_onehot(x), x)
-            return net(x)
+            return net(random_strand(x, rng) if opts.rc_augment else x)
 
         trainee = Trainee(
             module=net,
@@ -257,10 +239,10 @@ class CNNTrainer:
             with torch.no_grad(), autocast(self.device, self.precision):
                 for start in range(0, len(codes), size):
                     x = self.onehot(codes[start : start + size])
-                    probs = torch.softmax(net(x).float(), dim=-1)
                     if self.cnn_options.strand_average:
-                        probs = (probs + torch.softmax(net(reverse_complement_onehot(x)).float(), dim=-1)) / 2
-                    out.append(torch.log(probs.clamp_min(1e-12)).cpu())
+                        out.append(strand_mean_log_proba(net(x), net(reverse_complement_onehot(x))).cpu())
+                    else:
+                        out.append(torch.log_softmax(net(x).float(), dim=-1).cpu())
         finally:
             net.train(was_training)
         return torch.cat(out) if out else torch.zeros(0, len(self.classes))

@@ -37,6 +37,7 @@ from genofm.device import autocast, resolve_device, resolve_precision
 from genofm.errors import GenofmError
 from genofm.finetune import FinetuneOptions
 from genofm.finetune.loop import Recipe, Trainee, encode_labels, fit, seed_everything
+from genofm.finetune.strand import random_strand, reverse_complement_onehot, strand_mean_log_proba
 from genofm.sequence import one_hot
 
 log = logging.getLogger("genofm.fsei")
@@ -179,10 +180,7 @@ class SeiFinetuner:
 
         def batch_logits(rows: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
             x = self._encode([sequences[i] for i in rows])
-            if fopts.rc_augment:
-                flip = torch.from_numpy(rng.random(len(rows)) < 0.5).to(self.device)
-                x = torch.where(flip[:, None, None], x.flip(1, 2), x)
-            return self._logits(x, grad_trunk=not frozen)
+            return self._logits(random_strand(x, rng) if fopts.rc_augment else x, grad_trunk=not frozen)
 
         def train_mode() -> None:
             model.train()
@@ -232,9 +230,8 @@ class SeiFinetuner:
                     x = self._encode(sequences[start : start + size])
                     if strand_average:
                         n = x.shape[0]
-                        logits = model(torch.cat([x, x.flip(1, 2)]), trunk_out=None).float()
-                        probs = (torch.softmax(logits[:n], -1) + torch.softmax(logits[n:], -1)) / 2
-                        out.append(torch.log(probs.clamp_min(1e-12)).cpu())
+                        logits = model(torch.cat([x, reverse_complement_onehot(x)]), trunk_out=None)
+                        out.append(strand_mean_log_proba(logits[:n], logits[n:]).cpu())
                     else:
                         h = self._padded(x)
                         out.append(model(x, trunk_out=h).float().cpu())
