@@ -14,7 +14,7 @@ such an interpreter: ``python -m venv /tmp/tf && /tmp/tf/bin/pip install tensorf
 genofm computes each layer only on the window its receptive field needs (``SpliceAINet.forward``),
 the long dilated convolutions (21 and 41 taps) by FFT where that is faster (``fft_conv``), and,
 with more than one thread, runs (model, batch slice) tasks in parallel threads with one
-intra-op thread each. Both produce the backbone's features through the same pooling code, so
+intra-op thread each (batches under ``spliceai.PARALLEL_MIN_POSITIONS`` positions run on one thread). Both produce the backbone's features through the same pooling code, so
 max |difference| compares the features themselves (relative for features above 1 in magnitude:
 the pooled 32-channel penultimate values reach ~80, where float32 rounding alone is ~1e-5).
 
@@ -33,6 +33,7 @@ repeats ("no FFT" rows): the FFT path's before/after in one run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -49,11 +50,22 @@ from genofm.backbones.spliceai_model import SpliceAINet, conv_flops
 from roofline import best_times, describe, load_average, matmul_peak
 
 
+@contextlib.contextmanager
+def intra_op_threads(threads: int):
+    """The models with ``threads`` intra-op threads (genofm's backbone runs the rest on one)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class ReferenceSpliceAI(SpliceAIBackbone):
     """The same backbone and features, computed the way Keras does: full length, models in turn."""
 
-    def _run_nets(self, x):
-        with torch.inference_mode():
+    def _run_nets(self, x, workers=1):
+        with torch.inference_mode(), intra_op_threads(workers):
             padded = torch.nn.functional.pad(x, (self.flank, self.flank))
             return [net.forward_full(padded) for net in self.nets]
 
@@ -70,8 +82,8 @@ class DirectSpliceAI(SpliceAIBackbone):
 class BeforeSpliceAI(SpliceAIBackbone):
     """genofm before threading: windowed models in turn, parallel only through intra-op threads."""
 
-    def _run_nets(self, x):
-        with torch.inference_mode():
+    def _run_nets(self, x, workers=1):
+        with torch.inference_mode(), intra_op_threads(workers):
             return [net(x) for net in self.nets]
 
 

@@ -88,8 +88,14 @@ def test_fast_path_equals_full_length_with_real_weights(model):
 
 
 @needs_weights
-def test_threaded_models_equal_single_threaded_and_restore_the_thread_count():
+def test_threaded_models_equal_single_threaded_and_restore_the_thread_count(monkeypatch):
     """At 2 torch threads the (model, batch slice) tasks run in 2 threads of 1 intra-op thread: same features."""
+    from genofm.backbones import spliceai
+
+    monkeypatch.setattr(spliceai, "PARALLEL_MIN_POSITIONS", 0)  # these short test sequences run in parallel too
+    parallel = []
+    real_run_tasks = spliceai.run_tasks
+    monkeypatch.setattr(spliceai, "run_tasks", lambda tasks, workers: parallel.append(workers) or real_run_tasks(tasks, workers))
     backbone = SpliceAIBackbone(SpliceAIOptions(models="1,3,5", bins=3), None)
     rng = np.random.default_rng(4)
     seqs = ["".join(rng.choice(list("ACGTN"), size=n)) for n in (150, 7, 301)]
@@ -103,8 +109,51 @@ def test_threaded_models_equal_single_threaded_and_restore_the_thread_count():
         one_row = backbone.embed_batch(seqs[:1])  # fewer rows than threads: models still run in parallel
     finally:
         torch.set_num_threads(before)
+    assert parallel == [2, 2]  # the 2-thread calls, not the 1-thread one
     np.testing.assert_allclose(threaded, single, rtol=1e-5, atol=1e-5)  # batch slices may round differently
     np.testing.assert_allclose(one_row[0], single[0], rtol=1e-5, atol=1e-5)
+
+
+def test_parallel_tasks_only_for_batches_worth_a_second_thread():
+    """The fixed rule: no parallel tasks on one worker, for one task, or under PARALLEL_MIN_POSITIONS positions."""
+    from genofm.backbones.spliceai import PARALLEL_MIN_POSITIONS, parallel_slices
+
+    assert parallel_slices(2, 10_000, 5, 1) == 0  # one worker: models in turn
+    assert parallel_slices(1, 10_000, 1, 2) == 0  # one task
+    assert parallel_slices(2, 100, 5, 2) == 0  # 200 positions: too short for a second thread
+    assert parallel_slices(2, PARALLEL_MIN_POSITIONS // 2, 5, 2) == 2
+    assert parallel_slices(1, 5_000, 5, 2) == 1  # one sequence: the five models in parallel
+    assert parallel_slices(32, 200, 5, 2) == 2
+    assert parallel_slices(3, 1_000, 5, 8) == 3
+
+
+def test_small_operators_outside_the_tasks_run_on_one_thread(monkeypatch):
+    """One-hot coding, ensemble mean and pooling run on one intra-op thread; the caller's count comes back."""
+    from genofm.backbones import spliceai
+
+    seen = []
+    backbone = SpliceAIBackbone.__new__(SpliceAIBackbone)  # no weights needed: models replaced below
+    backbone.device, backbone.precision, backbone.channels = "cpu", "fp32", 2
+    backbone.options = SpliceAIOptions(bins=2)
+    backbone.model_labels = ["1"]
+
+    def fake_run_nets(x, workers):
+        seen.append((torch.get_num_threads(), workers))
+        return [(torch.full((x.shape[0], 3, x.shape[-1]), 1 / 3), torch.zeros(x.shape[0], 2, x.shape[-1]))]
+
+    backbone.nets = [None]
+    monkeypatch.setattr(backbone, "_run_nets", fake_run_nets)
+    real_pool = spliceai.SpliceAIBackbone._pool
+    monkeypatch.setattr(spliceai.SpliceAIBackbone, "_pool", lambda self, *a: seen.append(torch.get_num_threads()) or real_pool(self, *a))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        features = backbone.embed_batch(["ACGT", "GGA"])
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [(1, 2), 1]  # the models would get 2 workers; everything here ran on 1 intra-op thread
+    assert features.shape == (2, len(backbone.feature_names))
 
 
 @needs_weights

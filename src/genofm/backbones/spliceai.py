@@ -18,6 +18,7 @@ Features (all pooled over the sequence's own positions, so any length works):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
@@ -37,6 +38,11 @@ from genofm.sequence import encode
 
 #: probabilities are floored at this value before taking log10
 LOG_FLOOR = 1e-6
+#: with more than one CPU thread allowed, a batch of fewer positions than this (sequences x longest
+#: sequence) still runs its models one after another on one thread: each model's operators are
+#: then too short for a second thread to pay for itself (two sequences of 100 bp in parallel took
+#: 1.17-1.28x the CPU time of one thread, 1 kb 1.02-1.15x; measured on the shared 2-core machine)
+PARALLEL_MIN_POSITIONS = 1000
 
 
 def default_weights_dir() -> Path:
@@ -140,28 +146,30 @@ class SpliceAIBackbone(Backbone):
 
     def predict(self, sequences: Sequence[str]) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
         """Ensemble-mean probabilities (B, 3, Lmax), each model's penultimate (B, C, Lmax), lengths."""
-        x, lengths = self.one_hot(sequences)
-        x = x.to(self.device)
-        outputs = self._run_nets(x)
-        probs = outputs[0][0]
-        for p, _ in outputs[1:]:
-            probs = probs + p
-        return probs / len(self.nets), [pen for _, pen in outputs], lengths.to(x.device)
+        workers = cpu_workers(self.device)
+        with _one_intra_op_thread(self.device):
+            x, lengths = self.one_hot(sequences)
+            x = x.to(self.device)
+            outputs = self._run_nets(x, workers)
+            probs = outputs[0][0]
+            for p, _ in outputs[1:]:
+                probs = probs + p
+            return probs / len(self.nets), [pen for _, pen in outputs], lengths.to(x.device)
 
-    def _run_nets(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def _run_nets(self, x: torch.Tensor, workers: int = 1) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Every model on ``x``: (probabilities, penultimate) per model, in model order.
 
         SpliceAI's 32-channel convolutions are too small for PyTorch's intra-op threads: at two
-        threads they burned 2.5-7x the CPU time of one thread for the same work. So on a CPU with
-        ``torch.get_num_threads()`` > 1 the work is cut into independent (model, batch slice) tasks
-        run by :func:`genofm.backbones.threads.run_tasks`. The results are the same computations,
-        only in other threads.
+        threads they burned 2.5-7x the CPU time of one thread for the same work. So with ``workers``
+        > 1 (on a CPU, ``torch.get_num_threads()``) the work is cut into independent (model, batch
+        slice) tasks run by :func:`genofm.backbones.threads.run_tasks`, by the fixed rule of
+        :func:`parallel_slices`. The results are the same computations, only in other threads.
         """
         device = torch.device(self.device)
-        workers = cpu_workers(device)
-        if workers <= 1 or len(self.nets) * x.shape[0] <= 1:
+        slices = parallel_slices(x.shape[0], x.shape[-1], len(self.nets), workers)
+        if slices == 0:
             return [_net_outputs(net, x, device, self.precision) for net in self.nets]
-        chunks = x.tensor_split(min(x.shape[0], workers))  # models x slices tasks keep every worker busy
+        chunks = x.tensor_split(slices)
         tasks = [functools.partial(_net_outputs, net, chunk, device, self.precision) for net in self.nets for chunk in chunks]
         done = run_tasks(tasks, workers)
         out = []
@@ -174,6 +182,11 @@ class SpliceAIBackbone(Backbone):
         if len(sequences) == 0:
             return np.zeros((0, len(self.feature_names)), dtype=np.float32)
         probs, pens, lengths = self.predict(sequences)
+        with _one_intra_op_thread(self.device):
+            return self._pool(probs, pens, lengths)
+
+    def _pool(self, probs: torch.Tensor, pens: list[torch.Tensor], lengths: torch.Tensor) -> np.ndarray:
+        """The feature row of each sequence from :meth:`predict`'s outputs (see the module docstring)."""
         positions = torch.arange(probs.shape[-1], device=probs.device)
         valid = positions[None, :] < lengths[:, None]  # (B, Lmax)
         sites = probs[:, 1:3]  # acceptor, donor
@@ -234,6 +247,39 @@ class SpliceAIBackbone(Backbone):
         for m in range(len(self.nets)):
             parts.append(np.stack([pen_sum[m] / length, pen_max[m]], axis=1).reshape(-1))
         return np.concatenate(parts).astype(np.float32)
+
+
+def parallel_slices(batch: int, length: int, models: int, workers: int) -> int:
+    """How many batch slices the models run on in parallel tasks; 0 to run them in turn in this thread.
+
+    A fixed rule, never a timing: parallel (model, slice) tasks only with more than one worker,
+    more than one task, and at least ``PARALLEL_MIN_POSITIONS`` positions (``batch * length``) in
+    the batch; then ``min(batch, workers)`` slices, so that models x slices tasks keep every
+    worker busy.
+    """
+    if workers <= 1 or models * batch <= 1 or batch * length < PARALLEL_MIN_POSITIONS:
+        return 0
+    return min(batch, workers)
+
+
+@contextlib.contextmanager
+def _one_intra_op_thread(device):
+    """Run the enclosed operators on one intra-op thread (CPU), restoring the caller's setting after.
+
+    Everything SpliceAI does outside its model tasks (one-hot coding, the ensemble mean, pooling)
+    is small. Left at the caller's intra-op thread count, those operators wake OpenMP threads
+    that then spin beside the model tasks: at 2 threads and 1 kb, the backbone took 1.5-1.9x the
+    CPU time of 1 thread with them, 1.0-1.15x without (same run, shared machine).
+    """
+    before = torch.get_num_threads()
+    if torch.device(device).type != "cpu" or before == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _net_outputs(net, x: torch.Tensor, device: torch.device, precision: str):

@@ -115,18 +115,18 @@ class SpliceAINet(nn.Module):
     def _skip(self, index: int, h: torch.Tensor, total: torch.Tensor | None) -> torch.Tensor | None:
         for skip, point in zip(self.skips, self.skip_points):
             if point == index:
-                term = _conv(h, skip.weight, skip.bias)
-                total = term if total is None else total + term
+                term = _pointwise(h, skip.weight, skip.bias)
+                total = term if total is None else total.add_(term)
         return total
 
     def _output(self, penultimate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = _conv(penultimate, self.head.weight, self.head.bias)
+        logits = _pointwise(penultimate, self.head.weight, self.head.bias)
         probs = torch.softmax(logits.float(), dim=1)
         return probs.squeeze(2).contiguous(), penultimate.float().squeeze(2).contiguous()
 
     def forward_full(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Reference computation: ``x`` is (B, 4, L + 2 * crop), the flanks already N-padded."""
-        h = _conv(_as_2d(x), self.stem.weight, self.stem.bias)
+        h = _pointwise(_as_2d(x), self.stem.weight, self.stem.bias)
         total = self._skip(0, h, None)
         for index, unit in enumerate(self.units, start=1):
             h = unit(h)
@@ -139,7 +139,7 @@ class SpliceAINet(nn.Module):
         """Exact equivalent of ``forward_full`` on ``x`` (B, 4, L) padded with ``crop`` Ns per side."""
         length = x.shape[-1]
         total_radius = self.receptive_radius
-        h = _conv(_as_2d(x), self.stem.weight, self.stem.bias)
+        h = _pointwise(_as_2d(x), self.stem.weight, self.stem.bias)
         # the stem applied to an N (all-zero) column; the constants are tracked in float64 (32-vectors:
         # free) so that their rounding does not add up over the 32 convolutions
         h_const = self.stem.bias.double()
@@ -182,6 +182,22 @@ def _conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, dila
     return F.conv2d(x, weight.unsqueeze(2), bias, padding=(0, padding), dilation=(1, dilation))
 
 
+def _pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """A 1x1 Conv1d's parameters applied to a (B, C, 1, W) channels-last tensor, as one matrix product.
+
+    Channels-last rows are a (positions, C) matrix, so the convolution is ``rows @ weight.T + bias``
+    in place: oneDNN sends 1x1 convolutions to a slower im2col path on these shapes. Returns a
+    (B, C_out, 1, W) channels-last tensor.
+    """
+    rows = x.squeeze(2).transpose(1, 2)  # (B, W, C), no copy
+    matrix = weight.squeeze(-1).t()
+    if rows.shape[0] == 1:
+        out = torch.addmm(bias, rows[0], matrix).unsqueeze(0)
+    else:
+        out = torch.baddbmm(bias, rows, matrix.expand(rows.shape[0], *matrix.shape))
+    return out.transpose(1, 2).unsqueeze(2)
+
+
 def _channels(vector: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return vector.to(like.dtype).view(1, -1, 1, 1)
 
@@ -199,7 +215,7 @@ def _bn_affine(bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
 def _bn_relu(x: torch.Tensor, const: torch.Tensor, bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
     """Inference-mode BatchNorm then ReLU, on the window and on the constant outside it."""
     scale, shift = _bn_affine(bn)
-    return F.relu_(_bn(x, bn)), torch.relu(const * scale.double() + shift.double())
+    return torch.addcmul(_channels(shift, x), x, _channels(scale, x)).relu_(), torch.relu(const * scale.double() + shift.double())
 
 
 def _windowed_conv(
@@ -251,10 +267,11 @@ def _add_window(y: torch.Tensor, h: torch.Tensor, h_const: torch.Tensor, have: i
 
 #: FFT lengths a block may use (powers of two: the measured ones)
 FFT_SIZES: tuple[int, ...] = (64, 128, 256, 512)
-#: float32 elements of one sequence's input that one FFT chunk transforms at a time (512 KB), so
-#: that each chunk's copies, transforms and products stay in the core's 2 MB L2 cache: on this
-#: machine whole-tensor passes ran 2-3x slower under load than the chunked ones
-FFT_CHUNK_ELEMENTS = 1 << 17
+#: float32 elements of one sequence's input that one FFT chunk transforms at a time (8 MB: one
+#: chunk for a whole SpliceAI window up to ~60 kb). Chunks of 512 KB (kept in the 2 MB L2 cache)
+#: cut the per-frequency complex products to 10-30 rows, which MKL ran at about half the rate of
+#: 150 rows; the whole forward at 10 kb was 4-7% faster with one chunk in interleaved runs
+FFT_CHUNK_ELEMENTS = 1 << 21
 
 
 def _ceil_div(a: int, b: int) -> int:

@@ -28,11 +28,13 @@ def run_tasks(tasks: Sequence[Callable[[], T]], workers: int) -> list[T]:
 
     Results come back in task order. With one worker (or one task) the tasks run here, in turn.
     The workers inherit the caller's grad mode, inference mode and CPU autocast.
-    The caller's thread setting is restored afterwards (a worker's ``set_num_threads`` also
-    reaches process-wide pools such as MKL's).
+    The caller's thread setting (``torch.get_num_threads()`` at the call, which need not equal
+    ``workers``) is restored afterwards (a worker's ``set_num_threads`` also reaches process-wide
+    pools such as MKL's).
     """
     if workers <= 1 or len(tasks) <= 1:
         return [task() for task in tasks]
+    caller_threads = torch.get_num_threads()
 
     # grad mode, inference mode and autocast are per thread: carry the caller's into the workers
     grad, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
@@ -47,4 +49,4 @@ def run_tasks(tasks: Sequence[Callable[[], T]], workers: int) -> list[T]:
         with concurrent.futures.ThreadPoolExecutor(min(workers, len(tasks)), thread_name_prefix="genofm-cpu") as pool:
             return list(pool.map(single_threaded, tasks))
     finally:
-        torch.set_num_threads(workers)
+        torch.set_num_threads(caller_threads)
