@@ -124,7 +124,8 @@ def test_parallel_tasks_only_for_batches_worth_a_second_thread():
     assert parallel_slices(2, PARALLEL_MIN_POSITIONS // 2, 5, 2) == 2
     assert parallel_slices(1, 5_000, 5, 2) == 1  # one sequence: the five models in parallel
     assert parallel_slices(32, 200, 5, 2) == 2
-    assert parallel_slices(3, 1_000, 5, 8) == 3
+    assert parallel_slices(3, 2_000, 5, 8) == 3
+    assert parallel_slices(3, 1_000, 5, 8) == 0  # 3,000 positions
 
 
 def test_small_operators_outside_the_tasks_run_on_one_thread(monkeypatch):
@@ -319,6 +320,20 @@ def test_fft_convolution_equals_the_direct_one(kernel, dilation, width, padding,
         if other - kernel + 1 >= kernel:
             again = fft_conv(x, SpectrumCache().get(weight, other), bias, kernel, dilation, padding, other)
             torch.testing.assert_close(again, direct, atol=2e-5, rtol=0)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_pointwise_convolution_equals_conv1d_on_a_window(batch):
+    """The 1x1 convolutions (stem, skips, head) as one matrix product, on a window cut from a wider tensor."""
+    from genofm.backbones.spliceai_model import _as_2d, _pointwise
+
+    gen = torch.Generator().manual_seed(batch)
+    x = torch.randn(batch, 6, 50, generator=gen, dtype=torch.float64)
+    weight, bias = torch.randn(5, 6, 1, generator=gen, dtype=torch.float64), torch.randn(5, generator=gen, dtype=torch.float64)
+    window = _as_2d(x)[..., 7:40]  # a slice of a channels-last tensor, as the skips read it
+    out = _pointwise(window, weight, bias)
+    assert out.shape == (batch, 5, 1, 33) and out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out.squeeze(2), torch.nn.functional.conv1d(x[..., 7:40], weight, bias), atol=1e-12, rtol=0)
 
 
 def test_fft_is_chosen_only_for_the_long_dilated_units():

@@ -39,10 +39,11 @@ from genofm.sequence import encode
 #: probabilities are floored at this value before taking log10
 LOG_FLOOR = 1e-6
 #: with more than one CPU thread allowed, a batch of fewer positions than this (sequences x longest
-#: sequence) still runs its models one after another on one thread: each model's operators are
-#: then too short for a second thread to pay for itself (two sequences of 100 bp in parallel took
-#: 1.17-1.28x the CPU time of one thread, 1 kb 1.02-1.15x; measured on the shared 2-core machine)
-PARALLEL_MIN_POSITIONS = 1000
+#: sequence) still runs its models one after another on one thread. On the 2-core machine two
+#: sequences of 1 kb in parallel took 1.40-1.46x the CPU time of one thread in two benchmark runs
+#: for a wall-time gain of 0.38 -> 0.33 s at best (100 bp: 1.17-1.28x), while 5-10 kb gained
+#: 0.86 -> 0.64 and 1.55 -> 0.92 s when a second core was free
+PARALLEL_MIN_POSITIONS = 4000
 
 
 def default_weights_dir() -> Path:

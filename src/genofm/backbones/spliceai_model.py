@@ -23,7 +23,7 @@ the multiply-adds), which oneDNN runs at about 0.6 of the matmul peak. On float3
 ``fft_conv`` computes those by FFT where a fixed, measured rule (``fft_length``) says it is faster:
 each dilation phase is an undilated convolution, cut into overlap-save blocks of 64-512 positions,
 the channels mixed per frequency by one complex matrix product (about 10x fewer operations than
-the direct convolution at 41 taps), in cache-sized chunks. ``benchmarks/bench_spliceai.py --direct``
+the direct convolution at 41 taps). ``benchmarks/bench_spliceai.py --direct``
 times it against the same forward with every convolution direct: 1.08-1.38x faster at 1-10 kb on
 one thread in three runs at load 2-3 (10 kb: 2.18-2.37x the full-length computation instead of
 1.71-1.90x; 5 kb: 2.86-3.07x instead of 2.25-2.50x). Its float32 rounding is below the direct
@@ -371,7 +371,7 @@ def fft_conv(x: torch.Tensor, spectrum: torch.Tensor, bias: torch.Tensor, kernel
     channels is one complex (rows x C_in) @ (C_in x C_out) product over the blocks and phases of a
     chunk, and the bias enters through the zero frequency. Multiply-adds per output: about
     4 * C_in * C_out * n / (n - K + 1) / 2 for the mixing plus two real FFTs of C channels, against
-    C_in * C_out * K directly. Chunks of ``FFT_CHUNK_ELEMENTS`` keep the copies in cache, and only
+    C_in * C_out * K directly. Inputs longer than ``FFT_CHUNK_ELEMENTS`` go in chunks, and only
     the chunks at the two ends are zero-padded.
 
     ``x`` is (B, C, 1, W) channels-last; ``spectrum`` is (n/2 + 1, C_in, C_out) from
