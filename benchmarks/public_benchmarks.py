@@ -11,8 +11,8 @@ root; see its README for sources and licences), for these models:
 * ``stacked``: the SpliceAI features joined with the chosen k-mer spectrum (and, on aligned sets, with the chosen
   position-specific k-mers, with or without the spectrum: the join is chosen on the validation split) in one
   logistic regression (all sets but nRC by default);
-* ``cnn``: the from-scratch CNN (``--finetune cnn``): each architecture in ``CNN_CANDIDATES`` with
-  seed 0, the best on VALIDATION accuracy trained with more seeds, reported as mean +- sd and as the
+* ``cnn``: the from-scratch CNN (``--finetune cnn``): each architecture in ``CNN_CANDIDATES`` (on
+  aligned sets also ``ALIGNED_CNN_CANDIDATES``) with seed 0, the best on VALIDATION accuracy trained with more seeds, reported as mean +- sd and as the
   ensemble of the seeds' averaged probabilities. Oriented sequences (RNA, TSS-anchored promoters,
   splice junctions) train and predict on their given strand only.
 
@@ -66,6 +66,12 @@ CNN_CANDIDATES: dict[str, list[str]] = {
     "basset": ["-O", "architecture=basset"],
     "dilated": ["-O", "architecture=dilated"],
 }
+#: extra candidates for aligned sequences (``Benchmark.positions``): the dilated CNN reading every
+#: position instead of 8 pooled bins, since there an element's exact offset is the signal
+ALIGNED_CNN_CANDIDATES: dict[str, list[str]] = {
+    "dilated_full": ["-O", "architecture=dilated", "-O", "bins=0"],
+}
+ALL_CNN_CANDIDATES = {**CNN_CANDIDATES, **ALIGNED_CNN_CANDIDATES}
 
 
 @dataclass
@@ -90,6 +96,11 @@ class Benchmark:
     @property
     def cnn_options(self) -> list[str]:
         return list(ORIENTED) if self.oriented else []
+
+    @property
+    def cnn_candidates(self) -> list[str]:
+        """CNN architectures tried with seed 0 unless --cnn-candidates names others."""
+        return [*CNN_CANDIDATES, *(ALIGNED_CNN_CANDIDATES if self.positions else {})]
 
 
 def benchmarks(data: Path) -> dict[str, Benchmark]:
@@ -375,10 +386,10 @@ def run_cnn(bench: Benchmark, runner: Runner, args: argparse.Namespace, dataset:
     def train_cnn(name: str, seed: int) -> Path:
         path = out / f"cnn_{name}_s{seed}"
         return runner.run(f"{bench.name} train cnn {name} seed {seed}", "train",
-                          [dataset, "--finetune", "cnn", *CNN_CANDIDATES[name], *bench.cnn_options, *args.cnn_options,
+                          [dataset, "--finetune", "cnn", *ALL_CNN_CANDIDATES[name], *bench.cnn_options, *args.cnn_options,
                            "--seed", str(seed), *threads, "--output", path], path)
 
-    candidates = {name: train_cnn(name, 0) for name in args.cnn_candidates}
+    candidates = {name: train_cnn(name, 0) for name in args.cnn_candidates or bench.cnn_candidates}
     valid_acc = {name: _metrics(path, "valid").get("accuracy", float("nan")) for name, path in candidates.items()}
     chosen = max(valid_acc, key=lambda n: (valid_acc[n], -list(valid_acc).index(n)))
     choice = ", ".join(f"{n} {a:.3f}" for n, a in valid_acc.items())
@@ -430,14 +441,15 @@ def main() -> int:
     parser.add_argument("--models", default=None,
                         help=f"comma-separated subset of {', '.join(MODELS)} (default: each dataset's own list; spliceai and stacked on all but ncrna_nrc; positional where sequences are aligned)")
     parser.add_argument("--cnn-seeds", type=int, default=5, help="seeds of the chosen CNN (mean +- sd and ensemble)")
-    parser.add_argument("--cnn-candidates", default=",".join(CNN_CANDIDATES),
-                        help=f"CNN architectures tried with seed 0, the best on VALIDATION accuracy kept ({', '.join(CNN_CANDIDATES)})")
+    parser.add_argument("--cnn-candidates", default=None,
+                        help=f"CNN architectures tried with seed 0, the best on VALIDATION accuracy kept ({', '.join(ALL_CNN_CANDIDATES)}; "
+                        f"default {', '.join(CNN_CANDIDATES)}, and {', '.join(ALIGNED_CNN_CANDIDATES)} on aligned sets)")
     parser.add_argument("--cnn-option", dest="cnn_options", action="append", default=[], metavar="KEY=VALUE",
                         help="extra -O option for every CNN run (repeatable)")
     parser.add_argument("--threads", type=int, default=1, help="threads per tool")
     parser.add_argument("--fresh", action="store_true", help="recompute every step instead of reusing outputs")
     args = parser.parse_args()
-    args.cnn_candidates = args.cnn_candidates.split(",")
+    args.cnn_candidates = args.cnn_candidates.split(",") if args.cnn_candidates else []
     args.cnn_options = [a for kv in args.cnn_options for a in ("-O", kv)]
     if not args.data.is_dir():
         print(f"public_benchmarks: skipped: {args.data} not found (the public datasets live only in ../shared/data)")
@@ -446,10 +458,10 @@ def main() -> int:
     chosen = args.datasets.split(",") if args.datasets else list(available)
     models = args.models.split(",") if args.models else None
     unknown = ([d for d in chosen if d not in available] + [m for m in models or [] if m not in MODELS]
-               + [c for c in args.cnn_candidates if c not in CNN_CANDIDATES])
+               + [c for c in args.cnn_candidates if c not in ALL_CNN_CANDIDATES])
     if unknown:
         parser.error(f"unknown dataset(s)/model(s)/candidate(s) {unknown}; datasets: {', '.join(available)}; "
-                     f"models: {', '.join(MODELS)}; cnn candidates: {', '.join(CNN_CANDIDATES)}")
+                     f"models: {', '.join(MODELS)}; cnn candidates: {', '.join(ALL_CNN_CANDIDATES)}")
     args.workdir.mkdir(parents=True, exist_ok=True)
     runner = Runner(args.workdir, args.fresh, args.threads)
     rows, timings = [], []

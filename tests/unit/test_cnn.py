@@ -156,16 +156,18 @@ def _tiny_options(**kw) -> FinetuneOptions:
     return dataclasses.replace(default_options("cnn"), device="cpu", epochs=2, batch_size=16, **kw)
 
 
-@pytest.mark.parametrize("architecture", ["basset", "dilated"])
-def test_architectures_round_trip_and_repeat_with_a_seed(tmp_path, architecture):
+@pytest.mark.parametrize("architecture,bins", [("basset", "4"), ("dilated", "4"), ("dilated", "0")])
+def test_architectures_round_trip_and_repeat_with_a_seed(tmp_path, architecture, bins):
     frame = position_frame(20, length=60, seed=3)
     train, valid = frame[frame["split"] == "train"], frame[frame["split"] != "train"]
-    pairs = {"architecture": architecture, "channels": "8", "hidden": "8", "layers": "3", "bins": "4"}
+    pairs = {"architecture": architecture, "channels": "8", "hidden": "8", "layers": "3", "bins": bins}
     a = new_finetuner("cnn", None, pairs, _tiny_options())
     b = new_finetuner("cnn", None, pairs, _tiny_options())
     log = a.fit(train, valid, CLASSES)
     b.fit(train, valid, CLASSES)
     assert isinstance(a.net, BassetCNN if architecture == "basset" else DilatedCNN)
+    if bins == "0":  # every position of the stem's output (window L bp -> ceil(L / 2)) reaches the hidden layer
+        assert a.net.classifier[2].in_features == 8 * -(-a.length // 2) and a.length >= 60
     np.testing.assert_array_equal(a.predict_proba(valid), b.predict_proba(valid))
     assert log["epochs_run"] == 2 and set(log["history"][0]) >= {"train_loss", "valid_loss", "learning_rate"}
     config = json.loads(json.dumps(a.save(tmp_path)))
@@ -261,6 +263,8 @@ def test_bad_inputs_are_clear_errors(position_task, monkeypatch, capsys, tmp_pat
     assert code == 2 and "trains from scratch and takes no --weights" in err and not (tmp_path / "x").exists()
     code, _, err = run_tool(train_main, [dataset, "--finetune", "cnn", "-O", "architecture=resnet", "-o", tmp_path / "x"], monkeypatch, capsys)
     assert code == 2 and "architecture='resnet'" in err
+    code, _, err = run_tool(train_main, [dataset, "--finetune", "cnn", "-O", "bins=-1", "-o", tmp_path / "x"], monkeypatch, capsys)
+    assert code == 2 and "bins=-1 must be 0 (every position)" in err and not (tmp_path / "x").exists()
     with pytest.raises(GenofmError, match="--lora-rank"):
         new_finetuner("cnn", None, {}, FinetuneOptions(lora_rank=2))
     with pytest.raises(GenofmError, match="no option 'depth'"):

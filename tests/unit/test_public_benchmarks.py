@@ -61,3 +61,8 @@ def test_positional_model_only_for_aligned_sets(bench, tmp_path):
     assert {name for name, b in sets.items() if b.positions} == {"ecoli_promoters", "uci_splice"}
     for b in sets.values():  # a default model list asks for positional only where the sequences are aligned
         assert ("positional" in b.models) == bool(b.positions), b.name
+    for b in sets.values():  # the full-resolution CNN is a candidate only where an offset means something
+        assert ("dilated_full" in b.cnn_candidates) == bool(b.positions), b.name
+        assert set(b.cnn_candidates) >= {"basset", "dilated"}
+        for name in b.cnn_candidates:
+            assert bench.ALL_CNN_CANDIDATES[name][:2] == ["-O", f"architecture={name.split('_')[0]}"]
