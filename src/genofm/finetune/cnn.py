@@ -9,7 +9,8 @@ with ``-O architecture=``:
   ReLU and max-pooling (kernels 19, 11, 7; pools 3, 4, 4), flattened into one hidden layer.
 * ``dilated``: BPNet/Basenji-style - a wide stem convolution and a max-pool of 2, then residual
   blocks of dilated convolutions (kernel 3, dilation 1, 2, 4, ...: the receptive field doubles per
-  block), max-pooled into ``bins`` position bins and flattened into the hidden layer.
+  block), max-pooled into ``bins`` position bins and flattened into the hidden layer (``bins=0``:
+  every position, for short aligned windows where an element's exact offset is the signal).
 
 Sequences are centre-padded with N (all-zero columns) or centre-cropped to one window length.
 ``shift=N`` moves each training sequence by a random -N..N bp every epoch (jitter, as Basenji
