@@ -12,7 +12,6 @@ from __future__ import annotations
 import abc
 import dataclasses
 import hashlib
-import typing
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 from typing import Annotated, Optional
 
-import torch
 import typer
 
 from genofm.atomic import check_output
