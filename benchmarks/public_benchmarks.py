@@ -12,8 +12,9 @@ root; see its README for sources and licences), for these models:
   position-specific k-mers, with or without the spectrum: the join is chosen on the validation split) in one
   logistic regression (all sets but nRC by default);
 * ``cnn``: the from-scratch CNN (``--finetune cnn``): each architecture in ``CNN_CANDIDATES`` (on
-  aligned sets also ``ALIGNED_CNN_CANDIDATES``) with seed 0, the best on VALIDATION accuracy trained with more seeds, reported as mean +- sd and as the
-  ensemble of the seeds' averaged probabilities. Oriented sequences (RNA, TSS-anchored promoters,
+  aligned sets also ``ALIGNED_CNN_CANDIDATES``) with seed 0, the best on VALIDATION accuracy
+  trained with more seeds, reported as mean +- sd and as the ensemble of the seeds' averaged
+  probabilities. Oriented sequences (RNA, TSS-anchored promoters,
   splice junctions) train and predict on their given strand only.
 
 Every choice is made on the validation split (logistic regression's C by CV on train); the table
