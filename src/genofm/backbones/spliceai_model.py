@@ -361,6 +361,17 @@ def _dilated_conv(
     return fft_conv(x, spectra.get(weight, n), bias, kernel_size, dilation, padding, n)
 
 
+def _chunks(blocks: int, per_chunk: int, span: int, overlap: int, padding: int, width: int) -> list[tuple[int, int]]:
+    """(first block, block count) of each chunk: at most ``per_chunk`` blocks, and the blocks that
+    read the zero padding at either end in chunks of their own, so that only those few are copied
+    into a padded buffer. Block s reads inputs ``s * span - padding`` to ``(s + 1) * span + overlap - padding``.
+    """
+    left = min(blocks, _ceil_div(padding, span)) if padding > 0 else 0  # blocks starting before input 0
+    inside = max(0, (width + padding - overlap) // span)  # blocks ending within the input
+    cuts = sorted({0, left, max(left, min(blocks, inside)), blocks} | set(range(0, blocks, per_chunk)))
+    return [(a, b - a) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
 def fft_conv(x: torch.Tensor, spectrum: torch.Tensor, bias: torch.Tensor, kernel_size: int, dilation: int, padding: int, n: int) -> torch.Tensor:
     """The dilated convolution of ``_conv`` computed by FFT: polyphase split, then overlap-save blocks.
 
@@ -388,8 +399,7 @@ def fft_conv(x: torch.Tensor, spectrum: torch.Tensor, bias: torch.Tensor, kernel
     out = torch.empty(batch, blocks * step * dilation, out_channels, dtype=x.dtype, device=x.device)
     zero_frequency = bias.to(spectrum.real.dtype) * n  # a constant over the block: n times it at frequency 0
     for b in range(batch):
-        for first in range(0, blocks, per_chunk):
-            count = min(blocks, first + per_chunk) - first
+        for first, count in _chunks(blocks, per_chunk, step * dilation, (kernel_size - 1) * dilation, padding, width):
             lo = first * step * dilation - padding  # the chunk's inputs in x's coordinates
             hi = lo + (count * step + kernel_size - 1) * dilation
             chunk = rows_x[b, max(lo, 0) : min(hi, width)]
