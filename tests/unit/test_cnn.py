@@ -13,7 +13,6 @@ from genofm.cli.embed import main as embed_main
 from genofm.cli.interpret import main as interpret_main
 from genofm.cli.predict import main as predict_main
 from genofm.cli.train import main as train_main
-from genofm.data.dataset import write_dataset
 from genofm.errors import GenofmError
 from genofm.finetune import FINETUNERS, FinetuneOptions, default_options, load_finetuner, new_finetuner
 from genofm.finetune.cnn import BassetCNN, DilatedCNN
@@ -22,7 +21,7 @@ from genofm.heads.store import read_model
 from genofm.interpret.cnn_attribution import _ism, to_sequence
 from genofm.sequence import reverse_complement
 from test_train import assert_no_pickle
-from test_train_fixtures import kmer_provenance, run_tool, write_inputs
+from test_train_fixtures import run_tool, write_inputs
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
