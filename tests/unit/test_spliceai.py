@@ -289,9 +289,9 @@ def _direct_and_float64(x, weight, bias, dilation, padding):
     "kernel,dilation,width,padding,batch",
     [
         (41, 25, 1013, 500, 2),  # 'same' padding at both ends, one block per phase, length not a multiple of d
-        (41, 25, 6007, 0, 1),  # no padding (the window-cut case), several chunks of one block
+        (41, 25, 6007, 0, 1),  # no padding (the window-cut case): one chunk
         (41, 25, 2600, 137, 3),  # padding narrower than the radius
-        (21, 10, 4409, 100, 2),  # several blocks per chunk and several chunks
+        (21, 10, 4409, 100, 2),  # several blocks per chunk, the padded end blocks in chunks of their own
         (21, 10, 2205, 0, 1),
     ],
 )
@@ -320,6 +320,33 @@ def test_fft_convolution_equals_the_direct_one(kernel, dilation, width, padding,
         if other - kernel + 1 >= kernel:
             again = fft_conv(x, SpectrumCache().get(weight, other), bias, kernel, dilation, padding, other)
             torch.testing.assert_close(again, direct, atol=2e-5, rtol=0)
+
+
+@pytest.mark.parametrize("kernel,dilation,width,padding", [(41, 1, 5000, 0), (21, 2, 4409, 20), (41, 2, 3001, 37)])
+def test_fft_convolution_in_many_small_chunks_equals_the_direct_one(monkeypatch, kernel, dilation, width, padding):
+    """SpliceAI's windows fit one chunk per sequence; inputs longer than FFT_CHUNK_ELEMENTS (here made
+    small) go in several, and the blocks that read the padding in chunks of their own."""
+    from genofm.backbones import spliceai_model
+    from genofm.backbones.spliceai_model import SpectrumCache, _chunks, fft_conv, fft_length
+
+    monkeypatch.setattr(spliceai_model, "FFT_CHUNK_ELEMENTS", 1 << 14)
+    gen = torch.Generator().manual_seed(kernel * width)
+    weight = torch.randn(32, 32, kernel, generator=gen) * 0.05
+    bias = torch.randn(32, generator=gen)
+    x = torch.randn(1, 32, 1, width, generator=gen).contiguous(memory_format=torch.channels_last)
+    out_len = width + 2 * padding - dilation * (kernel - 1)
+    n = fft_length(kernel, dilation, out_len)
+    step = n - kernel + 1
+    blocks = -(-(-(-out_len // dilation)) // step)
+    per_chunk = max(1, (1 << 14) // (dilation * 32 * n))
+    chunks = _chunks(blocks, per_chunk, step * dilation, (kernel - 1) * dilation, padding, width)
+    assert len(chunks) > 2 and all(0 < count <= per_chunk for _, count in chunks)
+    assert [first for first, _ in chunks] == [0, *np.cumsum([count for _, count in chunks])[:-1].tolist()]
+    assert sum(count for _, count in chunks) == blocks
+    fft = fft_conv(x, SpectrumCache().get(weight, n), bias, kernel, dilation, padding, n)
+    direct, exact = _direct_and_float64(x, weight, bias, dilation, padding)
+    assert (fft.double() - exact).abs().max().item() < 1e-5
+    torch.testing.assert_close(fft, direct, atol=2e-5, rtol=0)
 
 
 @pytest.mark.parametrize("batch", [1, 3])
