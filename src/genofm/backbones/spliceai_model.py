@@ -41,7 +41,7 @@ benchmark compare against.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -51,6 +51,24 @@ from torch import nn
 SPLICEAI_10K_UNITS: tuple[tuple[int, int], ...] = ((11, 1),) * 4 + ((11, 4),) * 4 + ((21, 10),) * 4 + ((41, 25),) * 4
 #: residual-stream positions read by the 1x1 skip convolutions (0 = stem output, i = after unit i)
 SPLICEAI_10K_SKIPS: tuple[int, ...] = (0, 4, 8, 12, 16)
+
+
+class UnitConstants(NamedTuple):
+    """What the fast path needs of one residual unit beyond its window, from the weights alone.
+
+    The ``*_const`` vectors (float64) are the unit's values outside the window: its input, after
+    BN1 and ReLU, after conv1 (BN2 folded in), after ReLU, and after conv2.
+    """
+
+    bn1_scale: torch.Tensor
+    bn1_shift: torch.Tensor
+    in_const: torch.Tensor
+    act_const: torch.Tensor
+    weight1: torch.Tensor  # conv1's weight with BN2 folded in
+    bias1: torch.Tensor
+    mid_const: torch.Tensor
+    mid_act_const: torch.Tensor
+    out_const: torch.Tensor
 
 
 class ResidualUnit(nn.Module):
@@ -107,6 +125,8 @@ class SpliceAINet(nn.Module):
         self.use_fft = True
         #: how far (bp) the whole network looks to either side of an output position
         self.receptive_radius = sum(2 * unit.radius for unit in self.units)
+        #: (state key, per-unit constants) of the fast path, see ``_unit_constants``
+        self._constants: tuple[tuple, tuple[UnitConstants, ...]] | None = None
         if self.receptive_radius > crop:
             raise ValueError(f"receptive radius {self.receptive_radius} exceeds the crop {crop}; end padding would leak in")
         if any(not 0 <= p <= len(self.units) for p in self.skip_points):
@@ -135,37 +155,65 @@ class SpliceAINet(nn.Module):
             total = total[..., self.crop : total.shape[-1] - self.crop]
         return self._output(total)
 
+    def _unit_constants(self) -> tuple[UnitConstants, ...]:
+        """Per-unit constants of the fast path, computed once per state of the parameters and buffers.
+
+        They depend only on the weights (the stem's output on an N column, pushed through every
+        layer), so recomputing them on each call cost ~900 small operators (8-10 ms of a 10-kb
+        forward of ~130 ms). The key is each tensor's storage and version counter (bumped by every
+        in-place change: ``load_state_dict``, an optimizer step; ``.to`` gives new storage). When
+        gradients can reach the weights nothing is cached: the constants must stay in the graph.
+        """
+        state = list(self.parameters()) + list(self.buffers())
+        tracked = torch.is_grad_enabled() and any(t.requires_grad for t in state)
+        key = None if tracked else tuple((t.data_ptr(), t._version, t.dtype) for t in state)
+        cached = self._constants
+        if cached is not None and key is not None and cached[0] == key:
+            return cached[1]
+        constants = []
+        # the stem applied to an N (all-zero) column; the constants are tracked in float64 (32-vectors:
+        # free) so that their rounding does not add up over the 32 convolutions
+        h_const = self.stem.bias.double()
+        for unit in self.units:
+            scale1, shift1 = _bn_affine(unit.bn1)
+            act_const = torch.relu(h_const * scale1.double() + shift1.double())
+            scale2, shift2 = _bn_affine(unit.bn2)
+            weight1 = unit.conv1.weight * scale2[:, None, None]
+            bias1 = unit.conv1.bias * scale2 + shift2
+            mid_const = weight1.double().sum(dim=-1) @ act_const + bias1.double()
+            mid_act_const = torch.relu(mid_const)
+            out_const = unit.conv2.weight.double().sum(dim=-1) @ mid_act_const + unit.conv2.bias.double()
+            constants.append(UnitConstants(scale1, shift1, h_const, act_const, weight1, bias1, mid_const, mid_act_const, out_const))
+            h_const = out_const + h_const
+        constants = tuple(constants)
+        if key is not None:
+            self._constants = (key, constants)
+        return constants
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Exact equivalent of ``forward_full`` on ``x`` (B, 4, L) padded with ``crop`` Ns per side."""
         length = x.shape[-1]
         total_radius = self.receptive_radius
         h = _pointwise(_as_2d(x), self.stem.weight, self.stem.bias)
-        # the stem applied to an N (all-zero) column; the constants are tracked in float64 (32-vectors:
-        # free) so that their rounding does not add up over the 32 convolutions
-        h_const = self.stem.bias.double()
         h_width, reach = 0, 0  # half-width held beyond the sequence; how far values can differ from the constant
         total = self._skip(0, h, None)
-        for index, unit in enumerate(self.units, start=1):
+        for index, (unit, c) in enumerate(zip(self.units, self._unit_constants()), start=1):
             r, d = unit.radius, unit.conv1.dilation[0]
             spectra = unit.spectra if self.use_fft else (None, None)
             unit_reach = reach
-            y, y_const = _bn_relu(h, h_const, unit.bn1)
+            y = _affine_relu(h, unit.bn1, c.bn1_scale, c.bn1_shift)
             # conv1 with bn2 folded in (an exact per-channel affine map), then ReLU
-            scale, shift = _bn_affine(unit.bn2)
-            weight = unit.conv1.weight * scale[:, None, None]
-            bias = unit.conv1.bias * scale + shift
             reach += r
             width = min(reach, total_radius - reach)
-            y, y_const = _windowed_conv(y, y_const, h_width, width, unit_reach, weight, bias, d, r, spectra[0])
-            y, y_const = F.relu_(y), torch.relu(y_const)
+            y = _windowed_conv(y, c.act_const, c.mid_const, h_width, width, unit_reach, c.weight1, c.bias1, d, r, spectra[0])
+            y = F.relu_(y)
             mid_reach = reach
             reach += r
             out_width = min(reach, total_radius - reach)
-            y, y_const = _windowed_conv(
-                y, y_const, width, out_width, mid_reach, unit.conv2.weight, unit.conv2.bias, d, r, spectra[1]
+            y = _windowed_conv(
+                y, c.mid_act_const, c.out_const, width, out_width, mid_reach, unit.conv2.weight, unit.conv2.bias, d, r, spectra[1]
             )
-            h = _add_window(y, h, h_const, h_width, out_width, unit_reach)
-            h_const = y_const + h_const
+            h = _add_window(y, h, c.in_const, h_width, out_width, unit_reach)
             h_width = out_width
             if index in self.skip_points:
                 total = self._skip(index, h[..., h_width : h_width + length], total)
@@ -220,14 +268,20 @@ def _bn_relu(x: torch.Tensor, const: torch.Tensor, bn: nn.BatchNorm1d) -> tuple[
     """
     scale, shift = _bn_affine(bn)
     out_const = torch.relu(const * scale.double() + shift.double())
+    return _affine_relu(x, bn, scale, shift), out_const
+
+
+def _affine_relu(x: torch.Tensor, bn: nn.BatchNorm1d, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """The window's part of :func:`_bn_relu`, ``scale`` and ``shift`` being ``_bn_affine(bn)``."""
     if x.dtype not in (torch.float32, torch.float64):
-        return F.relu_(_bn(x, bn)), out_const
-    return torch.addcmul(_channels(shift, x), x, _channels(scale, x)).relu_(), out_const
+        return F.relu_(_bn(x, bn))
+    return torch.addcmul(_channels(shift, x), x, _channels(scale, x)).relu_()
 
 
 def _windowed_conv(
     x: torch.Tensor,
     const: torch.Tensor,
+    out_const: torch.Tensor,
     have: int,
     want: int,
     reach: int,
@@ -236,25 +290,25 @@ def _windowed_conv(
     dilation: int,
     radius: int,
     spectra: SpectrumCache | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> torch.Tensor:
     """Convolve ``x`` (held ``have`` positions beyond the sequence) to ``want`` positions beyond it.
 
     When the output needs inputs beyond the held window, those inputs equal ``const`` (the held
     window already covers the tensor's whole non-constant ``reach``). Rather than concatenating
     constant columns, the constant is subtracted in place so that the convolution's own zero
     padding stands for it, and it is added back through the bias: conv(x - c) + (W c + b).
-    ``x`` must be a temporary the caller no longer needs. Returns the output and its constant.
+    ``x`` must be a temporary the caller no longer needs; ``out_const`` is the output's constant
+    (``W c + b``, float64, from :meth:`SpliceAINet._unit_constants`).
     """
-    out_const = weight.double().sum(dim=-1) @ const + bias.double()
     need = want + radius
     if need <= have:
         cut = have - need
         window = x[..., cut : x.shape[-1] - cut] if cut else x
-        return _dilated_conv(window, weight, bias, dilation, 0, spectra), out_const
+        return _dilated_conv(window, weight, bias, dilation, 0, spectra)
     if have < reach:
         raise RuntimeError(f"internal error: window {have} narrower than the non-constant reach {reach}")
     x = x.sub_(_channels(const, x))
-    return _dilated_conv(x, weight, out_const.to(bias.dtype), dilation, need - have, spectra), out_const
+    return _dilated_conv(x, weight, out_const.to(bias.dtype), dilation, need - have, spectra)
 
 
 def _add_window(y: torch.Tensor, h: torch.Tensor, h_const: torch.Tensor, have: int, want: int, reach: int) -> torch.Tensor:
