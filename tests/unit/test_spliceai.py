@@ -430,3 +430,32 @@ def test_fast_path_with_fft_units_equals_full_length(monkeypatch):
     with_grad = net(x)  # gradients to the weights enabled: direct, the cached spectra being detached
     assert calls == []
     torch.testing.assert_close(with_grad[1].detach(), fast[1], atol=1e-4, rtol=1e-5)
+
+
+def test_unit_constants_are_cached_per_state_of_the_weights():
+    """The fast path's per-unit constants are reused while the weights stay, recomputed after any change."""
+    torch.manual_seed(4)
+    net = randomised(SpliceAINet(((3, 1), (5, 2), (3, 3)), (0, 1, 3), channels=6, crop=40), 4)
+    other = randomised(SpliceAINet(((3, 1), (5, 2), (3, 3)), (0, 1, 3), channels=6, crop=40), 5)
+    x = onehot(np.random.default_rng(4), 2, 30)
+
+    def check():
+        with torch.inference_mode():
+            fast = net(x)
+            full = net.forward_full(torch.nn.functional.pad(x, (net.crop, net.crop)))
+        for a, b in zip(fast, full):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+        return net._constants[1]
+
+    first = check()
+    assert check() is first  # unchanged weights: reused
+    with torch.no_grad():
+        net.units[1].bn1.running_var.mul_(3.0)  # an in-place change of a buffer
+    second = check()
+    assert second is not first
+    net.load_state_dict(other.state_dict())  # in-place copies into every parameter
+    assert check() is not second
+    third = net._constants
+    with_grad = net(x)  # gradients enabled: the constants computed in the graph, the cache neither used nor replaced
+    assert net._constants is third
+    assert net._unit_constants()[0].weight1.requires_grad and with_grad[1].requires_grad

@@ -161,12 +161,12 @@ class SpliceAINet(nn.Module):
         They depend only on the weights (the stem's output on an N column, pushed through every
         layer), so recomputing them on each call cost ~900 small operators (8-10 ms of a 10-kb
         forward of ~130 ms). The key is each tensor's storage and version counter (bumped by every
-        in-place change: ``load_state_dict``, an optimizer step; ``.to`` gives new storage). When
-        gradients can reach the weights nothing is cached: the constants must stay in the graph.
+        in-place change: ``load_state_dict``, an optimizer step; ``.to`` gives new storage). With
+        gradients enabled nothing is cached or reused: the constants must then be in the graph (to
+        the weights), and tensors made under ``torch.inference_mode`` cannot be saved for backward
+        (gradients to the input).
         """
-        state = list(self.parameters()) + list(self.buffers())
-        tracked = torch.is_grad_enabled() and any(t.requires_grad for t in state)
-        key = None if tracked else tuple((t.data_ptr(), t._version, t.dtype) for t in state)
+        key = None if torch.is_grad_enabled() else _state_key([*self.parameters(), *self.buffers()])
         cached = self._constants
         if cached is not None and key is not None and cached[0] == key:
             return cached[1]
@@ -218,6 +218,14 @@ class SpliceAINet(nn.Module):
             if index in self.skip_points:
                 total = self._skip(index, h[..., h_width : h_width + length], total)
         return self._output(total)
+
+
+def _state_key(tensors: list[torch.Tensor]) -> tuple | None:
+    """Storage, version counter and dtype of each tensor; None for inference tensors (no version counter)."""
+    try:
+        return tuple((t.data_ptr(), t._version, t.dtype) for t in tensors)
+    except RuntimeError:
+        return None
 
 
 def _as_2d(x: torch.Tensor) -> torch.Tensor:
