@@ -291,7 +291,7 @@ def _direct_and_float64(x, weight, bias, dilation, padding):
         (41, 25, 1013, 500, 2),  # 'same' padding at both ends, one block per phase, length not a multiple of d
         (41, 25, 6007, 0, 1),  # no padding (the window-cut case): one chunk
         (41, 25, 2600, 137, 3),  # padding narrower than the radius
-        (21, 10, 4409, 100, 2),  # several blocks per chunk, the padded end blocks in chunks of their own
+        (21, 10, 4409, 100, 2),  # several blocks per phase in one chunk, padded whole
         (21, 10, 2205, 0, 1),
     ],
 )
@@ -300,8 +300,10 @@ def test_fft_convolution_equals_the_direct_one(kernel, dilation, width, padding,
 
     Inputs ~N(0, 1), weights ~N(0, 0.05^2): outputs are O(1), and float32 rounding of either
     method stays below ~1e-5 absolute (measured: direct up to 9e-6 at 41 taps, FFT ~2e-6); a
-    misplaced phase, block overlap, bias or padding gives errors of order 1.
+    misplaced phase, block overlap, bias or padding gives errors of order 1. These windows fit one
+    chunk, padded whole.
     """
+    from genofm.backbones import spliceai_model
     from genofm.backbones.spliceai_model import SpectrumCache, fft_conv, fft_length
 
     gen = torch.Generator().manual_seed(kernel + width)
@@ -311,6 +313,10 @@ def test_fft_convolution_equals_the_direct_one(kernel, dilation, width, padding,
     out_len = width + 2 * padding - dilation * (kernel - 1)
     n = fft_length(kernel, dilation, out_len)
     assert n is not None  # these shapes take the FFT path
+    step = n - kernel + 1
+    blocks = -(-(-(-out_len // dilation)) // step)
+    per_chunk = max(1, spliceai_model.FFT_CHUNK_ELEMENTS // (dilation * 32 * n))
+    assert spliceai_model._chunks(blocks, per_chunk, step * dilation, (kernel - 1) * dilation, padding, width) == [(0, blocks)]
     fft = fft_conv(x, SpectrumCache().get(weight, n), bias, kernel, dilation, padding, n)
     direct, exact = _direct_and_float64(x, weight, bias, dilation, padding)
     assert fft.shape == direct.shape == (batch, 32, 1, out_len)
