@@ -268,19 +268,13 @@ def _bn_affine(bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
     return scale, bn.bias - bn.running_mean * scale
 
 
-def _bn_relu(x: torch.Tensor, const: torch.Tensor, bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inference-mode BatchNorm then ReLU, on the window and on the constant outside it.
+def _affine_relu(x: torch.Tensor, bn: nn.BatchNorm1d, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Inference-mode BatchNorm then ReLU on the window, ``scale`` and ``shift`` being ``_bn_affine(bn)``.
 
     In float32/64 as one ``addcmul`` (one pass; the inference BatchNorm kernel ran ~2x slower); in
-    reduced precision through BatchNorm itself, which keeps the scale and shift in float32.
+    reduced precision through BatchNorm itself, which keeps the scale and shift in float32. (The
+    values outside the window are :meth:`SpliceAINet._unit_constants`' job.)
     """
-    scale, shift = _bn_affine(bn)
-    out_const = torch.relu(const * scale.double() + shift.double())
-    return _affine_relu(x, bn, scale, shift), out_const
-
-
-def _affine_relu(x: torch.Tensor, bn: nn.BatchNorm1d, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """The window's part of :func:`_bn_relu`, ``scale`` and ``shift`` being ``_bn_affine(bn)``."""
     if x.dtype not in (torch.float32, torch.float64):
         return F.relu_(_bn(x, bn))
     return torch.addcmul(_channels(shift, x), x, _channels(scale, x)).relu_()
