@@ -33,7 +33,6 @@ repeats ("no FFT" rows): the FFT path's before/after in one run.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import os
@@ -47,25 +46,15 @@ import torch
 from genofm import sequence as genofm_sequence
 from genofm.backbones.spliceai import SpliceAIBackbone, SpliceAIOptions, default_weights_dir
 from genofm.backbones.spliceai_model import SpliceAINet, conv_flops
+from genofm.backbones.threads import torch_threads
 from roofline import best_times, describe, load_average, matmul_peak
-
-
-@contextlib.contextmanager
-def intra_op_threads(threads: int):
-    """The models with ``threads`` intra-op threads (genofm's backbone runs the rest on one)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class ReferenceSpliceAI(SpliceAIBackbone):
     """The same backbone and features, computed the way Keras does: full length, models in turn."""
 
     def _run_nets(self, x, workers=1):
-        with torch.inference_mode(), intra_op_threads(workers):
+        with torch.inference_mode(), torch_threads(workers):
             padded = torch.nn.functional.pad(x, (self.flank, self.flank))
             return [net.forward_full(padded) for net in self.nets]
 
@@ -83,7 +72,7 @@ class BeforeSpliceAI(SpliceAIBackbone):
     """genofm before threading: windowed models in turn, parallel only through intra-op threads."""
 
     def _run_nets(self, x, workers=1):
-        with torch.inference_mode(), intra_op_threads(workers):
+        with torch.inference_mode(), torch_threads(workers):
             return [net(x) for net in self.nets]
 
 

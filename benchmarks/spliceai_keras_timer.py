@@ -11,7 +11,7 @@ and prints one JSON line: the best wall seconds of ``repeats`` timed runs (after
 that run's CPU seconds, and the five models' mean acceptor/donor probabilities per kept position
 (for the caller's equality check). Each run is what ``spliceai``'s own annotator does per
 sequence: one-hot with ``flank`` (5,000) N on each side, then ``model.predict`` for each of the five
-models. Bases are coded by ``genofm.sequence.encode``: the caller puts genofm's source folder on
+models. Bases are coded by ``genofm.sequence.one_hot``: the caller puts genofm's source folder on
 PYTHONPATH (that module needs only NumPy), so no genofm install is needed beside TensorFlow.
 """
 
@@ -29,7 +29,7 @@ def main() -> None:
     import numpy as np
     import tensorflow as tf
 
-    from genofm.sequence import encode
+    from genofm.sequence import one_hot as genofm_one_hot
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
@@ -39,11 +39,8 @@ def main() -> None:
     flank = int(request["flank"])
 
     def one_hot(sequence: str) -> "np.ndarray":
-        codes = encode(sequence)
-        x = np.zeros((1, len(sequence) + 2 * flank, 4), dtype=np.float32)
-        known = np.flatnonzero(codes < 4)
-        x[0, flank + known, codes[known]] = 1.0
-        return x
+        """(1, L + 2 * flank, 4): Keras' channels-last layout of genofm's one-hot, N = 0."""
+        return np.ascontiguousarray(genofm_one_hot(["N" * flank + sequence + "N" * flank]).transpose(0, 2, 1))
 
     def run() -> list:
         out = []

@@ -31,7 +31,7 @@ import torch
 
 from genofm.backbones.base import Backbone, BackboneOptions
 from genofm.backbones.spliceai_keras import load_spliceai_net
-from genofm.backbones.threads import cpu_workers, run_tasks
+from genofm.backbones.threads import cpu_workers, run_tasks, torch_threads
 from genofm.device import autocast
 from genofm.errors import GenofmError
 from genofm.sequence import encode
@@ -263,7 +263,6 @@ def parallel_slices(batch: int, length: int, models: int, workers: int) -> int:
     return min(batch, workers)
 
 
-@contextlib.contextmanager
 def _one_intra_op_thread(device):
     """Run the enclosed operators on one intra-op thread (CPU), restoring the caller's setting after.
 
@@ -272,15 +271,7 @@ def _one_intra_op_thread(device):
     that then spin beside the model tasks: at 2 threads and 1 kb, the backbone took 1.5-1.9x the
     CPU time of 1 thread with them, 1.0-1.15x without (same run, shared machine).
     """
-    before = torch.get_num_threads()
-    if torch.device(device).type != "cpu" or before == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return torch_threads(1) if torch.device(device).type == "cpu" else contextlib.nullcontext()
 
 
 def _net_outputs(net, x: torch.Tensor, device: torch.device, precision: str):

@@ -468,8 +468,9 @@ def fft_conv(x: torch.Tensor, spectrum: torch.Tensor, bias: torch.Tensor, kernel
     # output position (s * step + j) * d + p comes from block s, tap j, phase p
     out = torch.empty(batch, blocks * step * dilation, out_channels, dtype=x.dtype, device=x.device)
     zero_frequency = bias.to(spectrum.real.dtype) * n  # a constant over the block: n times it at frequency 0
+    chunks = _chunks(blocks, per_chunk, step * dilation, (kernel_size - 1) * dilation, padding, width)  # same for every sequence
     for b in range(batch):
-        for first, count in _chunks(blocks, per_chunk, step * dilation, (kernel_size - 1) * dilation, padding, width):
+        for first, count in chunks:
             lo = first * step * dilation - padding  # the chunk's inputs in x's coordinates
             hi = lo + (count * step + kernel_size - 1) * dilation
             chunk = rows_x[b, max(lo, 0) : min(hi, width)]

@@ -11,7 +11,8 @@ never wait for each other; the kernels release the GIL, so they run in parallel.
 from __future__ import annotations
 
 import concurrent.futures
-from typing import Callable, Sequence, TypeVar
+import contextlib
+from typing import Callable, Iterator, Sequence, TypeVar
 
 import torch
 
@@ -21,6 +22,20 @@ T = TypeVar("T")
 def cpu_workers(device: torch.device | str) -> int:
     """How many single-threaded tasks to run at once: torch's thread setting on CPU, else 1."""
     return torch.get_num_threads() if torch.device(device).type == "cpu" else 1
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """torch's intra-op thread count set to ``threads`` inside the block, the caller's restored after."""
+    before = torch.get_num_threads()
+    if threads == before:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def run_tasks(tasks: Sequence[Callable[[], T]], workers: int) -> list[T]:
