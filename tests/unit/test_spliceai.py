@@ -355,6 +355,35 @@ def test_fft_convolution_in_many_small_chunks_equals_the_direct_one(monkeypatch,
     torch.testing.assert_close(fft, direct, atol=2e-5, rtol=0)
 
 
+@pytest.mark.parametrize(
+    "kernel,dilation,width,padding,small_chunks",
+    [(11, 4, 300, 20, False), (41, 25, 1013, 500, False), (21, 10, 4409, 100, False), (21, 2, 4409, 20, True)],
+)
+def test_convolutions_pad_with_the_given_constant(monkeypatch, kernel, dilation, width, padding, small_chunks):
+    """The fast path pads a window with the layer's constant beyond it, not with zeros: direct (11 taps)
+    and FFT (one chunk, or many small ones with separately padded ends) equal a float64 convolution of
+    the input with constant columns concatenated on both sides."""
+    from genofm.backbones import spliceai_model
+    from genofm.backbones.spliceai_model import SpectrumCache, _conv, _dilated_conv
+
+    if small_chunks:
+        monkeypatch.setattr(spliceai_model, "FFT_CHUNK_ELEMENTS", 1 << 14)
+    gen = torch.Generator().manual_seed(kernel + width)
+    weight = torch.randn(32, 32, kernel, generator=gen) * 0.05
+    bias = torch.randn(32, generator=gen)
+    fill = torch.randn(32, generator=gen, dtype=torch.float64) * 3
+    x = torch.randn(2, 32, 1, width, generator=gen).contiguous(memory_format=torch.channels_last)
+    edge = fill.view(1, 32, 1, 1).expand(2, 32, 1, padding)
+    exact = _conv(torch.cat([edge, x.double(), edge], dim=-1), weight.double(), bias.double(), dilation=dilation)
+    calls = []
+    real_fft_conv = spliceai_model.fft_conv
+    monkeypatch.setattr(spliceai_model, "fft_conv", lambda *a: calls.append(a[3]) or real_fft_conv(*a))
+    out = _dilated_conv(x, weight, bias, dilation, padding, SpectrumCache(), fill=fill)
+    assert calls == ([] if kernel == 11 else [kernel])
+    assert out.shape == exact.shape
+    assert (out.double() - exact).abs().max().item() < 1e-5
+
+
 @pytest.mark.parametrize("batch", [1, 3])
 def test_pointwise_convolution_equals_conv1d_on_a_window(batch):
     """The 1x1 convolutions (stem, skips, head) as one matrix product, on a window cut from a wider tensor."""
