@@ -130,8 +130,8 @@ class SpliceAINet(nn.Module):
         self.use_fft = True
         #: how far (bp) the whole network looks to either side of an output position
         self.receptive_radius = sum(2 * unit.radius for unit in self.units)
-        #: (state key, per-unit constants) of the fast path, see ``_unit_constants``
-        self._constants: tuple[tuple, tuple[UnitConstants, ...]] | None = None
+        #: (state key, per-unit constants, the keyed storages) of the fast path, see ``_unit_constants``
+        self._constants: tuple[tuple, tuple[UnitConstants, ...], list] | None = None
         if self.receptive_radius > crop:
             raise ValueError(f"receptive radius {self.receptive_radius} exceeds the crop {crop}; end padding would leak in")
         if any(not 0 <= p <= len(self.units) for p in self.skip_points):
@@ -165,13 +165,16 @@ class SpliceAINet(nn.Module):
 
         They depend only on the weights (the stem's output on an N column, pushed through every
         layer), so recomputing them on each call cost ~900 small operators (8-10 ms of a 10-kb
-        forward of ~130 ms). The key is each tensor's storage and version counter (bumped by every
-        in-place change: ``load_state_dict``, an optimizer step; ``.to`` gives new storage). With
+        forward of ~130 ms). The key is each tensor's storage address and version counter (bumped
+        by every in-place change: ``load_state_dict``, an optimizer step; ``.to`` gives new
+        storage); the cache holds those storages, so that no later tensor can be given one of their
+        addresses (a round trip such as ``.half().float()`` could otherwise meet the key again). With
         gradients enabled nothing is cached or reused: the constants must then be in the graph (to
         the weights), and tensors made under ``torch.inference_mode`` cannot be saved for backward
         (gradients to the input).
         """
-        key = None if torch.is_grad_enabled() else _state_key([*self.parameters(), *self.buffers()])
+        tensors = [*self.parameters(), *self.buffers()]
+        key = None if torch.is_grad_enabled() else _state_key(tensors)
         cached = self._constants
         if cached is not None and key is not None and cached[0] == key:
             return cached[1]
@@ -192,7 +195,7 @@ class SpliceAINet(nn.Module):
             h_const = out_const + h_const
         constants = tuple(constants)
         if key is not None:
-            self._constants = (key, constants)
+            self._constants = (key, constants, [t.untyped_storage() for t in tensors])
         return constants
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
