@@ -36,6 +36,20 @@ def blas_threads_for(X: np.ndarray):
     return contextlib.nullcontext()
 
 
+def proba_from_scores(z: np.ndarray) -> np.ndarray:
+    """Class probabilities from a linear or MLP head's output scores (n, 1 or K).
+
+    One column is a binary logistic output whose probability is the positive class's (column 1);
+    several are a softmax over the classes.
+    """
+    from scipy.special import expit, softmax
+
+    if z.shape[1] == 1:
+        p = expit(z[:, 0])
+        return np.column_stack([1.0 - p, p])
+    return softmax(z, axis=1)
+
+
 class Head(ClassifierMixin, BaseEstimator):
     """Base class; subclasses implement ``fit``, ``predict_proba``, ``arrays``, ``state`` and ``restore``."""
 

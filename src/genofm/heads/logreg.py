@@ -20,20 +20,14 @@ from sklearn.linear_model import LogisticRegressionCV
 from sklearn.preprocessing import StandardScaler
 
 from genofm.errors import GenofmError
-from genofm.heads.base import Head, cv_splits
+from genofm.heads.base import Head, cv_splits, proba_from_scores
 
 PENALTIES = ("l2", "l1", "elasticnet")
 
 
 def linear_proba(X: np.ndarray, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
     """Class probabilities of a standardised linear model (one row: logistic; several: softmax)."""
-    z = ((np.asarray(X, dtype=np.float64) - mean) / scale) @ coef.T + intercept
-    if coef.shape[0] == 1:
-        p = 1.0 / (1.0 + np.exp(-z[:, 0]))
-        return np.column_stack([1.0 - p, p])
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    return proba_from_scores(((np.asarray(X, dtype=np.float64) - mean) / scale) @ coef.T + intercept)
 
 
 class LogRegHead(Head):

@@ -19,7 +19,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
 from genofm.errors import GenofmError
-from genofm.heads.base import Head, balanced_weights, early_stopping_rows
+from genofm.heads.base import Head, balanced_weights, early_stopping_rows, proba_from_scores
 
 
 def mlp_proba(X: np.ndarray, mean: np.ndarray, scale: np.ndarray, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]) -> np.ndarray:
@@ -27,13 +27,7 @@ def mlp_proba(X: np.ndarray, mean: np.ndarray, scale: np.ndarray, weights: Seque
     h = (np.asarray(X, dtype=np.float64) - mean) / scale
     for w, b in zip(weights[:-1], biases[:-1]):
         h = np.maximum(h @ w + b, 0.0)
-    z = h @ weights[-1] + biases[-1]
-    if z.shape[1] == 1:
-        p = 1.0 / (1.0 + np.exp(-z[:, 0]))
-        return np.column_stack([1.0 - p, p])
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    return proba_from_scores(h @ weights[-1] + biases[-1])
 
 
 def _log_loss(proba: np.ndarray, y: np.ndarray, weights: np.ndarray) -> float:
