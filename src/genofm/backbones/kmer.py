@@ -29,6 +29,7 @@ import numpy as np
 
 from genofm.backbones.base import Backbone, BackboneOptions
 from genofm.errors import GenofmError
+from genofm.options import option
 from genofm.sequence import center_pad, encode
 
 MAX_K = 8
@@ -40,25 +41,14 @@ NORMALISATIONS = ("frequency", "count")
 
 @dataclasses.dataclass
 class KmerOptions(BackboneOptions):
-    k: int = dataclasses.field(
-        default=5,
-        metadata={"help": f"k-mer length, 1-{MAX_K}; 5 gives 512 strand-collapsed features, short enough to be dense "
-                  "in 200-600 bp windows and long enough to match motif cores"},
-    )
-    rc_collapse: bool = dataclasses.field(
-        default=True, metadata={"help": "merge each k-mer with its reverse complement (strand-symmetric features)"}
-    )
-    normalise: str = dataclasses.field(
-        default="frequency",
-        metadata={"help": "frequency: counts divided by the number of N-free k-mers in the sequence; count: raw counts"},
-    )
-    positions: int = dataclasses.field(
-        default=0,
-        metadata={"help": "0: one spectrum over the whole sequence; N > 0: position-specific k-mers of the central N bp "
-                  "instead (one 0/1 feature KMER@i per k-mer and start base i; sequences centre-padded with N or "
-                  "cropped to N; read on the given strand, so rc_collapse and normalise do not apply), for aligned "
-                  "sequences such as splice junctions or TSS-anchored promoters"},
-    )
+    k: int = option(5, f"k-mer length, 1-{MAX_K}; 5 gives 512 strand-collapsed features, short enough to be dense "
+                       "in 200-600 bp windows and long enough to match motif cores")
+    rc_collapse: bool = option(True, "merge each k-mer with its reverse complement (strand-symmetric features)")
+    normalise: str = option("frequency", "frequency: counts divided by the number of N-free k-mers in the sequence; count: raw counts")
+    positions: int = option(0, "0: one spectrum over the whole sequence; N > 0: position-specific k-mers of the central N bp "
+                               "instead (one 0/1 feature KMER@i per k-mer and start base i; sequences centre-padded with N or "
+                               "cropped to N; read on the given strand, so rc_collapse and normalise do not apply), for aligned "
+                               "sequences such as splice junctions or TSS-anchored promoters")
 
 
 def kmer_strings(k: int) -> list[str]:

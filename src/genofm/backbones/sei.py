@@ -48,6 +48,7 @@ from genofm.backbones.sei_release import SeiRelease, load_sei, open_release
 from genofm.backbones.sei_targets import feature_groups
 from genofm.device import autocast
 from genofm.errors import GenofmError
+from genofm.options import option
 from genofm.sequence import one_hot
 
 log = logging.getLogger("genofm.sei")
@@ -57,24 +58,13 @@ OUTPUTS = ("chromatin", "seqclass", "trunk", "trunk_mean")
 
 @dataclasses.dataclass
 class SeiOptions(BackboneOptions):
-    output: str = dataclasses.field(
-        default="chromatin",
-        metadata={"help": "chromatin (21,907 profile probabilities), seqclass (40 sequence-class scores), "
-                  "trunk (15,360 spline features) or trunk_mean (960 position-averaged channels)"},
-    )
-    length: int = dataclasses.field(
-        default=4096,
-        metadata={"help": "window in bp: sequences are centre-padded with N or centre-cropped to it; 4096 is native, "
-                  "shorter windows (e.g. 600 as in the intron-retention study) work because the spline adapts; at least 256"},
-    )
-    strand_average: bool = dataclasses.field(
-        default=True, metadata={"help": "average outputs over the sequence and its reverse complement, as the official predictions do"}
-    )
-    reuse_padding: bool = dataclasses.field(
-        default=True,
-        metadata={"help": "compute the N padding around short sequences once and reuse it (same result up to rounding, much "
-                  "faster for short sequences in a long window)"},
-    )
+    output: str = option("chromatin", "chromatin (21,907 profile probabilities), seqclass (40 sequence-class scores), "
+                                      "trunk (15,360 spline features) or trunk_mean (960 position-averaged channels)")
+    length: int = option(4096, "window in bp: sequences are centre-padded with N or centre-cropped to it; 4096 is native, "
+                               "shorter windows (e.g. 600 as in the intron-retention study) work because the spline adapts; at least 256")
+    strand_average: bool = option(True, "average outputs over the sequence and its reverse complement, as the official predictions do")
+    reuse_padding: bool = option(True, "compute the N padding around short sequences once and reuse it (same result up to rounding, much "
+                                       "faster for short sequences in a long window)")
 
 
 def validate_length(length: int, df: int = 16) -> None:

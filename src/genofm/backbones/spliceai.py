@@ -34,6 +34,7 @@ from genofm.backbones.spliceai_keras import load_spliceai_net
 from genofm.backbones.threads import cpu_workers, run_tasks, torch_threads
 from genofm.device import autocast
 from genofm.errors import GenofmError
+from genofm.options import option
 from genofm.sequence import encode
 
 #: probabilities are floored at this value before taking log10
@@ -54,14 +55,9 @@ def default_weights_dir() -> Path:
 
 @dataclasses.dataclass
 class SpliceAIOptions(BackboneOptions):
-    models: str = dataclasses.field(
-        default="1,2,3,4,5",
-        metadata={"help": "comma-separated model numbers N to load as spliceaiN.h5 from a weights folder and average "
-                  "(fewer is proportionally faster); ignored when --weights is a single .h5 file"},
-    )
-    bins: int = dataclasses.field(
-        default=10, metadata={"help": "number of equal sequence stretches with their own acceptor/donor max feature (0 = none)"}
-    )
+    models: str = option("1,2,3,4,5", "comma-separated model numbers N to load as spliceaiN.h5 from a weights folder and average "
+                                      "(fewer is proportionally faster); ignored when --weights is a single .h5 file")
+    bins: int = option(10, "number of equal sequence stretches with their own acceptor/donor max feature (0 = none)")
 
 
 class SpliceAIBackbone(Backbone):

@@ -38,6 +38,7 @@ from genofm.errors import GenofmError
 from genofm.finetune import FinetuneOptions
 from genofm.finetune.loop import Recipe, Trainee, encode_labels, fit, seed_everything
 from genofm.finetune.strand import random_strand, reverse_complement_onehot, strand_mean_log_proba
+from genofm.options import option
 from genofm.sequence import one_hot
 
 log = logging.getLogger("genofm.fsei")
@@ -49,24 +50,14 @@ HEAD_FILE = "fsei_head.safetensors"
 
 @dataclasses.dataclass
 class FSeiOptions(BackboneOptions):
-    length: int = dataclasses.field(
-        default=0,
-        metadata={"help": "window in bp; 0 = the longest training sequence rounded up to a multiple of 16 (at least 256)"},
-    )
-    embed_dim: int = dataclasses.field(default=0, metadata={"help": "head conv channels; 0 = 520 scaled by trunk width / 960"})
-    kernel_size: int = dataclasses.field(default=3, metadata={"help": "head conv kernel over the 16 spline positions"})
-    dropout: float = dataclasses.field(default=0.2, metadata={"help": "dropout after the head's hidden layer"})
-    head_learning_rate: float = dataclasses.field(
-        default=1e-3,
-        metadata={"help": "learning rate of the new, randomly initialised head; the pre-trained trunk uses --learning-rate"},
-    )
-    weight_decay: float = dataclasses.field(default=0.01, metadata={"help": "AdamW weight decay"})
-    rc_augment: bool = dataclasses.field(
-        default=True, metadata={"help": "reverse-complement each training sequence with probability 1/2 (as the paper)"}
-    )
-    strand_average: bool = dataclasses.field(
-        default=False, metadata={"help": "average predicted probabilities over both strands (twice the prediction cost)"}
-    )
+    length: int = option(0, "window in bp; 0 = the longest training sequence rounded up to a multiple of 16 (at least 256)")
+    embed_dim: int = option(0, "head conv channels; 0 = 520 scaled by trunk width / 960")
+    kernel_size: int = option(3, "head conv kernel over the 16 spline positions")
+    dropout: float = option(0.2, "dropout after the head's hidden layer")
+    head_learning_rate: float = option(1e-3, "learning rate of the new, randomly initialised head; the pre-trained trunk uses --learning-rate")
+    weight_decay: float = option(0.01, "AdamW weight decay")
+    rc_augment: bool = option(True, "reverse-complement each training sequence with probability 1/2 (as the paper)")
+    strand_average: bool = option(False, "average predicted probabilities over both strands (twice the prediction cost)")
 
 
 class AttentionPool(nn.Module):

@@ -33,6 +33,7 @@ import torch
 from genofm.errors import GenofmError
 from genofm.interpret import ExplainContext, ReportSection
 from genofm.interpret.attention import AttentionSettings, Explained, explained_rows, site_sections
+from genofm.options import option
 
 log = logging.getLogger("genofm.interpret")
 
@@ -46,10 +47,8 @@ class CNNExplainSettings(AttentionSettings):
     methods: typing.ClassVar[tuple[str, ...]] = METHODS
     subject: typing.ClassVar[str] = "cnn interpretation"
 
-    method: str = dataclasses.field(
-        default="ig", metadata={"help": "ig (integrated gradients from the all-N baseline), gxi (gradient x input) or ism (in-silico mutagenesis)"}
-    )
-    batch_size: int = dataclasses.field(default=64, metadata={"help": "sequences per attribution batch"})
+    method: str = option("ig", "ig (integrated gradients from the all-N baseline), gxi (gradient x input) or ism (in-silico mutagenesis)")
+    batch_size: int = option(64, "sequences per attribution batch")
 
 
 def to_sequence(window: np.ndarray, n: int) -> np.ndarray:
