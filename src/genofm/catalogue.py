@@ -100,7 +100,7 @@ CATALOGUE: tuple[BackboneEntry, ...] = (
     ),
     BackboneEntry(
         name="cnn",
-        summary="a convolutional network trained from scratch (basset or dilated architecture)",
+        summary="a convolutional network trained from scratch (basset, dilated or transformer architecture)",
         embedder=None,
         finetuner="genofm.finetune.cnn:CNNTrainer",
         weights=None,

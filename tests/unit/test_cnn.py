@@ -15,7 +15,7 @@ from genofm.cli.predict import main as predict_main
 from genofm.cli.train import main as train_main
 from genofm.errors import GenofmError
 from genofm.finetune import FINETUNERS, FinetuneOptions, default_options, load_finetuner, new_finetuner
-from genofm.finetune.cnn import BassetCNN, DilatedCNN
+from genofm.finetune.cnn import ARCHITECTURES, BassetCNN, ConvTransformer, DilatedCNN
 from genofm.finetune.strand import reverse_complement_onehot
 from genofm.heads.store import read_model
 from genofm.interpret.cnn_attribution import _ism, to_sequence
@@ -155,16 +155,17 @@ def _tiny_options(**kw) -> FinetuneOptions:
     return dataclasses.replace(default_options("cnn"), device="cpu", epochs=2, batch_size=16, **kw)
 
 
-@pytest.mark.parametrize("architecture,bins", [("basset", "4"), ("dilated", "4"), ("dilated", "0")])
+@pytest.mark.parametrize("architecture,bins", [("basset", "4"), ("dilated", "4"), ("dilated", "0"), ("transformer", "4")])
 def test_architectures_round_trip_and_repeat_with_a_seed(tmp_path, architecture, bins):
     frame = position_frame(20, length=60, seed=3)
     train, valid = frame[frame["split"] == "train"], frame[frame["split"] != "train"]
-    pairs = {"architecture": architecture, "channels": "8", "hidden": "8", "layers": "3", "bins": bins}
+    pairs = {"architecture": architecture, "channels": "8", "hidden": "8", "layers": "3", "bins": bins,
+             "attention_layers": "1", "heads": "2"}
     a = new_finetuner("cnn", None, pairs, _tiny_options())
     b = new_finetuner("cnn", None, pairs, _tiny_options())
     log = a.fit(train, valid, CLASSES)
     b.fit(train, valid, CLASSES)
-    assert isinstance(a.net, BassetCNN if architecture == "basset" else DilatedCNN)
+    assert isinstance(a.net, {"basset": BassetCNN, "dilated": DilatedCNN, "transformer": ConvTransformer}[architecture])
     if bins == "0":  # every position of the stem's output (window L bp -> ceil(L / 2)) reaches the hidden layer
         assert a.net.classifier[2].in_features == 8 * -(-a.length // 2) and a.length >= 60
     np.testing.assert_array_equal(a.predict_proba(valid), b.predict_proba(valid))
@@ -174,6 +175,54 @@ def test_architectures_round_trip_and_repeat_with_a_seed(tmp_path, architecture,
     np.testing.assert_allclose(again.predict_proba(valid), a.predict_proba(valid), atol=1e-6)
     shorter = valid.assign(sequence=valid["sequence"].str[5:40])  # other lengths are centre-padded
     assert again.predict_proba(shorter).shape == (len(valid), 2)
+
+
+def test_transformer_shape_position_embedding_and_encoder():
+    net = ConvTransformer(30, 3, channels=8, attention_layers=3, heads=2, hidden=8)
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (5, 30)), 4).permute(0, 2, 1).float()
+    assert net(x).shape == (5, 3)
+    assert net.position.shape == (1, 30, 8) and net.classifier[2].in_features == 8 * 30  # every position reaches the hidden layer
+    assert len(net.encoder.layers) == 3
+    layer = net.encoder.layers[0]
+    assert layer.self_attn.num_heads == 2 and layer.norm_first and layer.self_attn.batch_first
+    assert [m.kernel_size for m in net.stem if isinstance(m, torch.nn.Conv1d)] == [(7,), (7,)]
+    assert "transformer" in ARCHITECTURES
+
+
+def test_transformer_options_are_validated():
+    with pytest.raises(GenofmError, match="heads=3 must divide channels=8"):
+        new_finetuner("cnn", None, {"architecture": "transformer", "channels": "8", "heads": "3"}, FinetuneOptions())
+    with pytest.raises(GenofmError, match="attention_layers=0 must be at least 1"):
+        new_finetuner("cnn", None, {"architecture": "transformer", "attention_layers": "0"}, FinetuneOptions())
+    new_finetuner("cnn", None, {"architecture": "basset", "channels": "8", "heads": "3"}, FinetuneOptions())  # only the transformer has heads
+    with pytest.raises(GenofmError, match="heads"):
+        ConvTransformer(30, 2, channels=8, heads=3)
+
+
+def test_transformer_learns_motif_positions_and_is_explained(position_task, monkeypatch, capsys):
+    """Through the tools: genofm-train, genofm-predict on the saved folder, genofm-interpret (ism and ig)."""
+    tmp, _, dataset, _ = position_task
+    out = tmp / "transformer"
+    code, _, err = run_tool(train_main, [dataset, "--finetune", "cnn", "-O", "architecture=transformer", "-O", "attention_layers=1",
+                                         *TINY, "-O", "rc_augment=false", "-O", "strand_average=false", "--learning-rate", "0.003",
+                                         "--epochs", "6", "--bootstrap", "20", "-o", out], monkeypatch, capsys)
+    assert code == 0, err
+    model = read_model(out)
+    assert model["finetune"]["config"]["backbone_options"]["architecture"] == "transformer"
+    assert model["finetune"]["config"]["backbone_options"]["attention_layers"] == 1
+    assert _test_metric(out) > 0.9, f"the transformer should separate motif positions (AUROC {_test_metric(out):.3f})"
+    predictions = tmp / "transformer_predictions.tsv"
+    code, _, err = run_tool(predict_main, [dataset, "--model", out, "-o", predictions, "--splits", "test"], monkeypatch, capsys)
+    assert code == 0, err
+    saved = pd.read_csv(out / "test_predictions.tsv", sep="\t")
+    np.testing.assert_allclose(pd.read_csv(predictions, sep="\t")["prob_right"], saved["prob_right"], atol=1e-5)
+    for method in ("ism", "ig"):
+        explained = tmp / f"transformer_{method}"
+        code, _, err = run_tool(interpret_main, ["model", out, "-o", explained, "--dataset", dataset, "-O", f"method={method}",
+                                                 "-O", "max_sequences=4", "-O", "n_steps=4", "-O", "motif_ids=MA0099.4",
+                                                 "-O", "examples=1"], monkeypatch, capsys)
+        assert code == 0, err
+        assert (explained / "report.html").is_file() and (explained / "cnn_sites.tsv").is_file()
 
 
 def test_defaults_and_registry():
@@ -286,3 +335,12 @@ def test_threads_cap_torch_and_blas():
         limiter.restore_original_limits()
         torch.set_num_threads(before)
     assert limit_threads(None) is None
+
+
+def test_galaxy_train_tool_offers_every_architecture():
+    import xml.etree.ElementTree as ET
+    from pathlib import Path
+
+    tool = ET.parse(Path(__file__).resolve().parents[2] / "galaxy" / "tools" / "genofm" / "genofm_train.xml")
+    select = tool.find(".//when[@value='cnn']/param[@name='architecture']")
+    assert tuple(o.get("value") for o in select.findall("option")) == ARCHITECTURES

@@ -2,7 +2,7 @@
 
 Frozen k-mer spectra and pooled backbone features cannot tell *where* in a window a motif sits;
 a CNN whose last convolutional map is flattened (or pooled into a few position bins) keeps that
-information. It is also the intron-retention seed's own baseline. Two architectures, chosen
+information. It is also the intron-retention seed's own baseline. Three architectures, chosen
 with ``-O architecture=``:
 
 * ``basset`` (default): Basset-like (Kelley et al. 2016) - three blocks of convolution, batch norm,
@@ -11,6 +11,10 @@ with ``-O architecture=``:
   blocks of dilated convolutions (kernel 3, dilation 1, 2, 4, ...: the receptive field doubles per
   block), max-pooled into ``bins`` position bins and flattened into the hidden layer (``bins=0``:
   every position, for short aligned windows where an element's exact offset is the signal).
+* ``transformer``: two convolutions (kernel 7, same length) as a motif stem, a learned position
+  embedding, ``attention_layers`` pre-norm self-attention layers of ``heads`` heads (motifs see each
+  other at any distance), every position flattened into the hidden layer. For short aligned windows
+  (promoters, splice junctions): its size grows with the window length.
 
 Sequences are centre-padded with N (all-zero columns) or centre-cropped to one window length.
 ``shift=N`` moves each training sequence by a random -N..N bp every epoch (jitter, as Basenji
@@ -52,7 +56,7 @@ log = logging.getLogger("genofm.cnn")
 
 FORMAT = "genofm-cnn/1"
 WEIGHTS_FILE = "cnn.safetensors"
-ARCHITECTURES = ("basset", "dilated")
+ARCHITECTURES = ("basset", "dilated", "transformer")
 #: Basset's three convolution blocks: (kernel, max-pool)
 BASSET_BLOCKS = ((19, 3), (11, 4), (7, 4))
 MIN_LENGTH = 8
@@ -62,12 +66,15 @@ MIN_LENGTH = 8
 class CNNOptions(BackboneOptions):
     """``genofm-train --finetune cnn -O key=value`` options."""
 
-    architecture: str = option("basset", "basset (conv/pool stack, flattened) or dilated (residual dilated convolutions, position bins)")
+    architecture: str = option("basset", "basset (conv/pool stack, flattened), dilated (residual dilated convolutions, position bins) "
+                               "or transformer (convolutions, then self-attention over every position; short aligned windows)")
     length: int = option(0, "window in bp (centre pad with N / crop); 0 = the longest training sequence")
     channels: int = option(64, "convolution channels (every layer)")
     layers: int = option(6, "dilated: residual blocks, dilation 1, 2, 4, ... (basset always has 3 blocks)")
     bins: int = option(8, "dilated: position bins the last map is max-pooled into before the hidden layer; 0 = no pooling, "
                        "every position after the stem (for short aligned sequences such as promoters or splice junctions)")
+    attention_layers: int = option(2, "transformer: self-attention layers (pre-norm) after the two convolutions")
+    heads: int = option(4, "transformer: attention heads per layer (must divide channels)")
     hidden: int = option(128, "units of the hidden fully connected layer")
     dropout: float = option(0.3, "dropout before and after the hidden layer")
     weight_decay: float = option(0.01, "AdamW weight decay (weight matrices only)")
@@ -82,9 +89,12 @@ class CNNOptions(BackboneOptions):
             raise GenofmError(f"cnn option architecture={self.architecture!r}; choose one of {list(ARCHITECTURES)}")
         if self.length and self.length < MIN_LENGTH:
             raise GenofmError(f"cnn option length={self.length} is too short; use 0 (automatic) or at least {MIN_LENGTH}")
-        for name in ("channels", "layers", "hidden"):
+        for name in ("channels", "layers", "hidden", "attention_layers", "heads"):
             if getattr(self, name) < 1:
                 raise GenofmError(f"cnn option {name}={getattr(self, name)} must be at least 1")
+        if self.architecture == "transformer" and self.channels % self.heads:
+            raise GenofmError(f"cnn option heads={self.heads} must divide channels={self.channels} (each head reads channels / heads "
+                              "of every position); e.g. heads=4 with channels=64")
         if self.bins < 0:
             raise GenofmError(f"cnn option bins={self.bins} must be 0 (every position) or a number of position bins")
         if self.shift < 0:
@@ -155,7 +165,37 @@ class DilatedCNN(nn.Module):
         return self.classifier(self.pool(self.blocks(self.stem(x))))
 
 
+class ConvTransformer(nn.Module):
+    """Two conv(7)/BN/ReLU layers, a learned position embedding, pre-norm self-attention, every position flattened, hidden layer, logits."""
+
+    #: dropout inside the attention layers (the ``dropout`` option regularises the hidden layer, as in the other architectures)
+    ATTENTION_DROPOUT = 0.1
+
+    def __init__(self, length: int, n_classes: int, channels: int = 64, attention_layers: int = 2, heads: int = 4,
+                 hidden: int = 128, dropout: float = 0.3):
+        super().__init__()
+        if channels % heads:
+            raise GenofmError(f"the transformer cnn needs heads ({heads}) to divide channels ({channels})")
+        layers: list[nn.Module] = []
+        for c_in in (4, channels):
+            layers += [nn.Conv1d(c_in, channels, 7, padding=3), nn.BatchNorm1d(channels), nn.ReLU(inplace=True)]
+        self.stem = nn.Sequential(*layers)
+        self.position = nn.Parameter(torch.zeros(1, length, channels))
+        nn.init.normal_(self.position, std=0.02)
+        layer = nn.TransformerEncoderLayer(channels, heads, dim_feedforward=4 * channels, dropout=self.ATTENTION_DROPOUT,
+                                           batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, attention_layers, norm=nn.LayerNorm(channels), enable_nested_tensor=False)
+        self.classifier = _classifier(channels * length, hidden, dropout, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 4, L) -> (B, n_classes)
+        h = self.stem(x).transpose(1, 2) + self.position  # (B, L, C)
+        return self.classifier(self.encoder(h))
+
+
 def build_network(options: CNNOptions, length: int, n_classes: int) -> nn.Module:
+    if options.architecture == "transformer":
+        return ConvTransformer(length, n_classes, options.channels, options.attention_layers, options.heads, options.hidden,
+                               options.dropout)
     if options.architecture == "basset":
         return BassetCNN(length, n_classes, options.channels, options.hidden, options.dropout)
     return DilatedCNN(n_classes, options.channels, options.layers, options.bins, options.hidden, options.dropout, length)
