@@ -15,7 +15,13 @@ root; see its README for sources and licences), for these models:
   aligned sets also ``ALIGNED_CNN_CANDIDATES``) with seed 0, the best on VALIDATION accuracy
   trained with more seeds, reported as mean +- sd and as the ensemble of the seeds' averaged
   probabilities. Oriented sequences (RNA, TSS-anchored promoters,
-  splice junctions) train and predict on their given strand only.
+  splice junctions) train and predict on their given strand only;
+* ``blend``: the mean of the CNN seed ensemble's probabilities and those of the logistic-regression
+  model (kmer, positional, spliceai or stacked) best on VALIDATION accuracy, scored from the model
+  folders' valid / test prediction files (nothing is re-trained).
+
+Each dataset's final pick is the model (kmer, positional, spliceai, stacked, the CNN ensemble or the
+blend) best on VALIDATION accuracy; the table marks it.
 
 Every choice is made on the validation split (logistic regression's C by CV on train); the table
 prints validation beside test metrics, and a second table the CNN's training time per run (wall
@@ -67,11 +73,15 @@ CNN_CANDIDATES: dict[str, list[str]] = {
     "basset": ["-O", "architecture=basset"],
     "dilated": ["-O", "architecture=dilated"],
 }
-#: extra candidates for aligned sequences (``Benchmark.positions``): the dilated CNN reading every
-#: position instead of 8 pooled bins, since there an element's exact offset is the signal
+#: extra candidates for aligned sequences (``Benchmark.positions``), where an element's exact offset is
+#: the signal: the dilated CNN reading every position instead of 8 pooled bins, and the convolution +
+#: self-attention network (its size grows with the window, so only short aligned windows get it)
 ALIGNED_CNN_CANDIDATES: dict[str, list[str]] = {
     "dilated_full": ["-O", "architecture=dilated", "-O", "bins=0"],
+    "transformer": ["-O", "architecture=transformer"],
 }
+#: the models whose chosen variant may be blended with the CNN ensemble (all logistic regressions)
+LOGREG_MODELS = ("kmer", "positional", "spliceai", "stacked")
 ALL_CNN_CANDIDATES = {**CNN_CANDIDATES, **ALIGNED_CNN_CANDIDATES}
 
 
@@ -252,6 +262,31 @@ def ensemble_predictions(model_dirs: list[Path]) -> pd.DataFrame:
 SHOWN = ("accuracy", "mcc", "auroc")
 
 
+def blend_metrics(cnn_dirs: list[Path], other: Path, classes: list[str]) -> tuple[dict, dict, pd.DataFrame]:
+    """Validation and test metrics, and test predictions, of the 1:1 mean of the CNN seeds' ensemble and ``other``'s
+    probabilities. Listed once per seed, ``other`` weighs as much as the whole ensemble in ensemble_metrics' plain mean."""
+    from genofm.evaluation.seeds import ensemble_metrics
+
+    members = [*cnn_dirs, *[other] * len(cnn_dirs)]
+    valid, test = ({k: v["value"] for k, v in ensemble_metrics(members, classes, n_bootstrap=0, split=split)["metrics"].items()}
+                   for split in ("valid", "test"))
+    return valid, test, ensemble_predictions(members)
+
+
+def mark_final_pick(rows: list[dict]) -> str | None:
+    """Set ``final`` on the row best on validation accuracy among those that are one deployable model each
+    (``_final``: a chosen logreg, the CNN ensemble, the blend); returns that row's model."""
+    finalists = {i: {"accuracy": r.get("valid_accuracy")} for i, r in enumerate(rows) if r.get("_final")}
+    for row in rows:
+        row["final"] = False
+    if not finalists:
+        return None
+    best, _ = best_on_validation({i: {"accuracy": v["accuracy"] if v["accuracy"] is not None else float("nan")}
+                                  for i, v in finalists.items()})
+    rows[best]["final"] = True
+    return rows[best]["model"]
+
+
 def best_on_validation(scores: dict[str, dict]) -> tuple[str, str]:
     """The candidate with the best validation accuracy (the first listed on a tie) and a line showing all of them."""
     best = max(scores, key=lambda n: (scores[n].get("accuracy", float("nan")), -list(scores).index(n)))
@@ -288,7 +323,8 @@ def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: arg
         results.append({"dataset": bench.name, "model": model, "detail": detail,
                         **{f"valid_{k}": valid.get(k) for k in SHOWN}, **{k: metrics.get(k) for k in SHOWN},
                         **{f"{k}_sd": (spread or {}).get(f"{k}_sd") for k in SHOWN},
-                        "leak_free_accuracy": clean_acc, "n_leak_free": n_clean, "seconds": seconds})
+                        "leak_free_accuracy": clean_acc, "n_leak_free": n_clean, "seconds": seconds,
+                        "_dir": model_dir, "_final": model in LOGREG_MODELS})
 
     best_k = None
     if {"kmer", "stacked"} & set(models):
@@ -358,7 +394,7 @@ def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: arg
         if not cnn_available(runner):
             print(f"  {bench.name}: cnn skipped: this genofm-train has no --finetune cnn yet")
         else:
-            results_cnn, timing_cnn, dirs = run_cnn(bench, runner, args, dataset, out, threads)
+            results_cnn, timing_cnn, seeds, others = run_cnn(bench, runner, args, dataset, out, threads)
             for row in results_cnn:
                 tables = row.pop("_table")
                 if isinstance(tables, list):  # seeds: the mean of their leak-free accuracies
@@ -366,13 +402,29 @@ def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: arg
                     row["leak_free_accuracy"], row["n_leak_free"] = float(np.mean([a for a, _ in scores])), scores[0][1]
                 else:
                     row["leak_free_accuracy"], row["n_leak_free"] = accuracy_on(None, clean, tables)
+            logregs = {r["model"]: r for r in results if r["model"] in LOGREG_MODELS}
             results.extend(results_cnn)
             timings.extend(timing_cnn)
-            model_dirs.extend(dirs)
+            model_dirs.extend([*seeds, *others])
+            if logregs and len(seeds) > 1:
+                best, shown = best_on_validation({m: {"accuracy": r["valid_accuracy"]} for m, r in logregs.items()})
+                classes = json.loads((seeds[0] / "model.json").read_text())["classes"]
+                valid, test, table = blend_metrics(seeds, logregs[best]["_dir"], classes)
+                clean_acc, n_clean = accuracy_on(None, clean, table)
+                results.append({"dataset": bench.name, "model": "blend",
+                                "detail": f"mean of the cnn {len(seeds)}-seed ensemble's and the {best} logreg's probabilities "
+                                f"(logreg by valid acc: {shown})",
+                                **{f"valid_{k}": valid.get(k) for k in SHOWN}, **{k: test.get(k) for k in SHOWN},
+                                "leak_free_accuracy": clean_acc, "n_leak_free": n_clean, "seconds": None, "_final": True})
+    final = mark_final_pick(results)
+    if final:
+        print(f"  {bench.name}: final pick by VALIDATION accuracy: {final}")
     if model_dirs:
         runner.run(f"{bench.name} compare", "interpret",
                    ["compare", *model_dirs, "--output", out / "comparison"], out / "comparison")
     for row in results:
+        for private in ("_dir", "_final"):
+            row.pop(private, None)
         row["published"] = bench.published
         row["target"] = ", ".join(f"{k} >= {v}" for k, v in bench.targets.items())
         row["meets_target"] = all(row.get(k) is not None and row[k] >= v for k, v in bench.targets.items())
@@ -380,8 +432,9 @@ def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: arg
 
 
 def run_cnn(bench: Benchmark, runner: Runner, args: argparse.Namespace, dataset: Path, out: Path,
-            threads: list[str]) -> tuple[list[dict], list[dict], list[Path]]:
-    """CNN candidates with seed 0, the best by VALIDATION accuracy with more seeds; mean +- sd and ensemble rows."""
+            threads: list[str]) -> tuple[list[dict], list[dict], list[Path], list[Path]]:
+    """CNN candidates with seed 0, the best by VALIDATION accuracy with more seeds; mean +- sd and ensemble rows,
+    timing rows, the chosen architecture's seed folders and the other candidates' folders."""
     from genofm.evaluation.seeds import ensemble_metrics, metric_spread
 
     def train_cnn(name: str, seed: int) -> Path:
@@ -413,7 +466,7 @@ def run_cnn(bench: Benchmark, runner: Runner, args: argparse.Namespace, dataset:
                  **{f"valid_{k}": valid_spread.get(k) for k in SHOWN}, **{k: test_spread.get(k) for k in SHOWN},
                  **{f"{k}_sd": test_spread.get(f"{k}_sd") for k in SHOWN},
                  **{f"valid_{k}_sd": valid_spread.get(f"{k}_sd") for k in SHOWN},
-                 "seconds": float(np.mean([runner.seconds(p) or np.nan for p in seeds])),
+                 "seconds": float(np.mean([runner.seconds(p) or np.nan for p in seeds])), "_final": len(seeds) == 1,
                  "_table": [pd.read_csv(p / "test_predictions.tsv", sep="\t", dtype=str, keep_default_na=False) for p in seeds]})
     if len(seeds) > 1:
         test_ens = {k: v["value"] for k, v in ensemble_metrics(seeds, classes, n_bootstrap=0)["metrics"].items()}
@@ -423,7 +476,7 @@ def run_cnn(bench: Benchmark, runner: Runner, args: argparse.Namespace, dataset:
             valid_ens = {}
         rows.append({"dataset": bench.name, "model": f"cnn, ensemble of {len(seeds)} seeds", "detail": label,
                      **{f"valid_{k}": valid_ens.get(k) for k in SHOWN}, **{k: test_ens.get(k) for k in SHOWN},
-                     "seconds": sum(runner.seconds(p) or 0 for p in seeds), "_table": ensemble_predictions(seeds)})
+                     "seconds": sum(runner.seconds(p) or 0 for p in seeds), "_table": ensemble_predictions(seeds), "_final": True})
     frame = pd.read_parquet(dataset, columns=["split", "sequence"])
     train = frame[frame["split"] == "train"]
     for name, path in [*[(n, p) for n, p in candidates.items() if n != chosen], *[(chosen, p) for p in seeds]]:
@@ -431,7 +484,7 @@ def run_cnn(bench: Benchmark, runner: Runner, args: argparse.Namespace, dataset:
         timings.append({"dataset": bench.name, "run": path.name, "train_rows": len(train),
                         "length": json.loads((path / "model.json").read_text())["finetune"]["config"]["length"],
                         "epochs": log["epochs_run"], "best_epoch": log["best_epoch"], **runner.timing(path)})
-    return rows, timings, seeds + [p for n, p in candidates.items() if n != chosen]
+    return rows, timings, seeds, [p for n, p in candidates.items() if n != chosen]
 
 
 def main() -> int:
@@ -490,16 +543,17 @@ def _fmt(value, sd=None) -> str:
 
 def print_table(table: pd.DataFrame) -> None:
     """One Markdown table: validation and test metrics beside the published numbers and the targets."""
-    print("\nChoices: k-mer k, positional k, stacked join, CNN architecture and CNN epoch on the VALIDATION split; logreg C by 5-fold CV on train; "
-          "the test split chose nothing.")
-    header = ("| dataset | model | valid acc | valid MCC | test acc | test MCC | test AUROC | test acc, leak-free rows (n) "
-              "| target (test) met | published (test) |")
+    print("\nChoices: k-mer k, positional k, stacked join, CNN architecture, CNN epoch, the blend's logreg and each dataset's final pick "
+          "on the VALIDATION split; logreg C by 5-fold CV on train; the test split chose nothing.")
+    header = ("| dataset | model | final pick (best valid acc) | valid acc | valid MCC | test acc | test MCC | test AUROC "
+              "| test acc, leak-free rows (n) | target (test) met | published (test) |")
     print("\n" + header)
     print("|" + "---|" * (header.count("|") - 1))
     for row in table.to_dict("records"):
         get = lambda key: row.get(key)  # noqa: E731
         met = "" if row["model"].endswith("(not chosen)") else f"{'yes' if row['meets_target'] else 'no'} ({row['target']})"
-        print(f"| {row['dataset']} | {row['model']}: {row['detail']} | {_fmt(get('valid_accuracy'), get('valid_accuracy_sd'))} | "
+        pick = "**yes**" if row.get("final") else ""
+        print(f"| {row['dataset']} | {row['model']}: {row['detail']} | {pick} | {_fmt(get('valid_accuracy'), get('valid_accuracy_sd'))} | "
               f"{_fmt(get('valid_mcc'), get('valid_mcc_sd'))} | {_fmt(get('accuracy'), get('accuracy_sd'))} | "
               f"{_fmt(get('mcc'), get('mcc_sd'))} | {_fmt(get('auroc'), get('auroc_sd'))} | "
               f"{_fmt(get('leak_free_accuracy'))} ({get('n_leak_free')}) | {met} | {row['published']} |")

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,3 +68,47 @@ def test_positional_model_only_for_aligned_sets(bench, tmp_path):
         assert set(b.cnn_candidates) >= {"basset", "dilated"}
         for name in b.cnn_candidates:
             assert bench.ALL_CNN_CANDIDATES[name][:2] == ["-O", f"architecture={name.split('_')[0]}"]
+
+
+def test_transformer_is_a_cnn_candidate_on_aligned_sets_only(bench, tmp_path):
+    for b in bench.benchmarks(tmp_path).values():
+        assert ("transformer" in b.cnn_candidates) == bool(b.positions), b.name
+    assert bench.ALL_CNN_CANDIDATES["transformer"] == ["-O", "architecture=transformer"]
+
+
+def _model_dir(path, seed, labels):
+    """A model folder's valid/test prediction files with random probabilities of class "b"."""
+    path.mkdir()
+    rng = np.random.default_rng(seed)
+    for name in ("valid_predictions.tsv", "test_predictions.tsv"):
+        p = rng.uniform(size=len(labels))
+        pd.DataFrame({"id": [f"r{i}" for i in range(len(labels))], "label": labels, "prob_a": 1 - p, "prob_b": p,
+                      "predicted_label": np.where(p > 0.5, "b", "a")}).to_csv(path / name, sep="\t", index=False)
+    return path
+
+
+def test_blend_averages_the_cnn_ensemble_and_the_logreg_one_to_one(bench, tmp_path):
+    from genofm.evaluation.metrics import evaluate
+
+    labels = ["a", "b"] * 20
+    cnn = [_model_dir(tmp_path / f"cnn_s{s}", s, labels) for s in range(3)]
+    logreg = _model_dir(tmp_path / "logreg", 9, labels)
+    valid, test, table = bench.blend_metrics(cnn, logreg, ["a", "b"])
+    truth = np.array([0, 1] * 20)
+    for split, got in (("valid", valid), ("test", test)):
+        read = lambda d: pd.read_csv(d / f"{split}_predictions.tsv", sep="\t")[["prob_a", "prob_b"]].to_numpy()  # noqa: E731
+        proba = (np.mean([read(d) for d in cnn], axis=0) + read(logreg)) / 2
+        expected = evaluate(truth, proba, ["a", "b"], n_bootstrap=0)["metrics"]
+        assert got["accuracy"] == pytest.approx(expected["accuracy"]["value"]) and got["mcc"] == pytest.approx(expected["mcc"]["value"])
+    assert list(table["predicted_label"]) == list(np.where(proba[:, 1] > proba[:, 0], "b", "a"))
+
+
+def test_final_pick_is_the_best_single_model_on_validation(bench):
+    rows = [{"model": "kmer", "valid_accuracy": 0.80, "_final": True},
+            {"model": "stacked (not chosen)", "valid_accuracy": 0.95},
+            {"model": "cnn, 5 seeds mean \u00b1 sd", "valid_accuracy": 0.90, "_final": False},
+            {"model": "cnn, ensemble of 5 seeds", "valid_accuracy": 0.85, "_final": True},
+            {"model": "blend", "valid_accuracy": 0.85, "_final": True}]
+    assert bench.mark_final_pick(rows) == "cnn, ensemble of 5 seeds"  # the first listed on a tie
+    assert [r["final"] for r in rows] == [False, False, False, True, False]
+    assert bench.mark_final_pick([{"model": "kmer", "valid_accuracy": 0.8}]) is None
