@@ -262,27 +262,30 @@ def ensemble_predictions(model_dirs: list[Path]) -> pd.DataFrame:
 SHOWN = ("accuracy", "mcc", "auroc")
 
 
+def ensemble_values(model_dirs: list[Path], classes: list[str], split: str = "test") -> dict:
+    """Metric values (no bootstrap) of the models' averaged probabilities on one split (genofm's ensemble_metrics)."""
+    from genofm.evaluation.seeds import ensemble_metrics
+
+    return {k: v["value"] for k, v in ensemble_metrics(model_dirs, classes, n_bootstrap=0, split=split)["metrics"].items()}
+
+
 def blend_metrics(cnn_dirs: list[Path], other: Path, classes: list[str]) -> tuple[dict, dict, pd.DataFrame]:
     """Validation and test metrics, and test predictions, of the 1:1 mean of the CNN seeds' ensemble and ``other``'s
     probabilities. Listed once per seed, ``other`` weighs as much as the whole ensemble in ensemble_metrics' plain mean."""
-    from genofm.evaluation.seeds import ensemble_metrics
-
     members = [*cnn_dirs, *[other] * len(cnn_dirs)]
-    valid, test = ({k: v["value"] for k, v in ensemble_metrics(members, classes, n_bootstrap=0, split=split)["metrics"].items()}
-                   for split in ("valid", "test"))
-    return valid, test, ensemble_predictions(members)
+    return ensemble_values(members, classes, "valid"), ensemble_values(members, classes), ensemble_predictions(members)
 
 
 def mark_final_pick(rows: list[dict]) -> str | None:
     """Set ``final`` on the row best on validation accuracy among those that are one deployable model each
     (``_final``: a chosen logreg, the CNN ensemble, the blend); returns that row's model."""
-    finalists = {i: {"accuracy": r.get("valid_accuracy")} for i, r in enumerate(rows) if r.get("_final")}
+    finalists = {i: {"accuracy": float("nan") if r.get("valid_accuracy") is None else r["valid_accuracy"]}
+                 for i, r in enumerate(rows) if r.get("_final")}
     for row in rows:
         row["final"] = False
     if not finalists:
         return None
-    best, _ = best_on_validation({i: {"accuracy": v["accuracy"] if v["accuracy"] is not None else float("nan")}
-                                  for i, v in finalists.items()})
+    best, _ = best_on_validation(finalists)
     rows[best]["final"] = True
     return rows[best]["model"]
 
@@ -435,7 +438,7 @@ def run_cnn(bench: Benchmark, runner: Runner, args: argparse.Namespace, dataset:
             threads: list[str]) -> tuple[list[dict], list[dict], list[Path], list[Path]]:
     """CNN candidates with seed 0, the best by VALIDATION accuracy with more seeds; mean +- sd and ensemble rows,
     timing rows, the chosen architecture's seed folders and the other candidates' folders."""
-    from genofm.evaluation.seeds import ensemble_metrics, metric_spread
+    from genofm.evaluation.seeds import metric_spread
 
     def train_cnn(name: str, seed: int) -> Path:
         path = out / f"cnn_{name}_s{seed}"
@@ -469,9 +472,9 @@ def run_cnn(bench: Benchmark, runner: Runner, args: argparse.Namespace, dataset:
                  "seconds": float(np.mean([runner.seconds(p) or np.nan for p in seeds])), "_final": len(seeds) == 1,
                  "_table": [pd.read_csv(p / "test_predictions.tsv", sep="\t", dtype=str, keep_default_na=False) for p in seeds]})
     if len(seeds) > 1:
-        test_ens = {k: v["value"] for k, v in ensemble_metrics(seeds, classes, n_bootstrap=0)["metrics"].items()}
+        test_ens = ensemble_values(seeds, classes)
         try:
-            valid_ens = {k: v["value"] for k, v in ensemble_metrics(seeds, classes, n_bootstrap=0, split="valid")["metrics"].items()}
+            valid_ens = ensemble_values(seeds, classes, "valid")
         except Exception:  # noqa: BLE001 - model folders from a genofm that wrote no valid_predictions.tsv
             valid_ens = {}
         rows.append({"dataset": bench.name, "model": f"cnn, ensemble of {len(seeds)} seeds", "detail": label,
