@@ -249,12 +249,12 @@ def accuracy_on(model_dir: Path | None, ids: set[str], table: pd.DataFrame | Non
     return (float((rows["predicted_label"] == rows["label"]).mean()) if len(rows) else float("nan")), len(rows)
 
 
-def ensemble_predictions(model_dirs: list[Path]) -> pd.DataFrame:
-    """Average of the seeds' test probabilities (what genofm-interpret compare's ensemble row scores)."""
+def ensemble_predictions(model_dirs: list[Path], weights: list[float] | None = None) -> pd.DataFrame:
+    """(Weighted) average of the models' test probabilities (what genofm-interpret compare's ensemble row scores)."""
     tables = [pd.read_csv(d / "test_predictions.tsv", sep="\t", dtype={"id": str, "label": str}, keep_default_na=False).set_index("id")
               for d in model_dirs]
     columns = [c for c in tables[0].columns if c.startswith("prob_")]
-    proba = np.mean([t.loc[tables[0].index, columns].to_numpy(dtype=float) for t in tables], axis=0)
+    proba = np.average([t.loc[tables[0].index, columns].to_numpy(dtype=float) for t in tables], axis=0, weights=weights)
     classes = np.array([c[len("prob_"):] for c in columns], dtype=object)
     return pd.DataFrame({"id": tables[0].index, "label": tables[0]["label"].to_numpy(), "predicted_label": classes[proba.argmax(axis=1)]})
 
@@ -262,18 +262,31 @@ def ensemble_predictions(model_dirs: list[Path]) -> pd.DataFrame:
 SHOWN = ("accuracy", "mcc", "auroc")
 
 
-def ensemble_values(model_dirs: list[Path], classes: list[str], split: str = "test") -> dict:
-    """Metric values (no bootstrap) of the models' averaged probabilities on one split (genofm's ensemble_metrics)."""
+def ensemble_values(model_dirs: list[Path], classes: list[str], split: str = "test", weights: list[float] | None = None) -> dict:
+    """Metric values (no bootstrap) of the models' (weighted) averaged probabilities on one split (genofm's ensemble_metrics)."""
     from genofm.evaluation.seeds import ensemble_metrics
 
-    return {k: v["value"] for k, v in ensemble_metrics(model_dirs, classes, n_bootstrap=0, split=split)["metrics"].items()}
+    return {k: v["value"] for k, v in ensemble_metrics(model_dirs, classes, n_bootstrap=0, split=split, weights=weights)["metrics"].items()}
+
+
+def weighted_metrics(model_dirs: list[Path], weights: list[float], classes: list[str]) -> tuple[dict, dict, pd.DataFrame]:
+    """Validation and test metrics, and test predictions, of the weighted mean of the models' probabilities."""
+    return (ensemble_values(model_dirs, classes, "valid", weights), ensemble_values(model_dirs, classes, "test", weights),
+            ensemble_predictions(model_dirs, weights))
 
 
 def blend_metrics(cnn_dirs: list[Path], other: Path, classes: list[str]) -> tuple[dict, dict, pd.DataFrame]:
-    """Validation and test metrics, and test predictions, of the 1:1 mean of the CNN seeds' ensemble and ``other``'s
-    probabilities. Listed once per seed, ``other`` weighs as much as the whole ensemble in ensemble_metrics' plain mean."""
-    members = [*cnn_dirs, *[other] * len(cnn_dirs)]
-    return ensemble_values(members, classes, "valid"), ensemble_values(members, classes), ensemble_predictions(members)
+    """The 1:1 mean of the CNN seeds' ensemble and ``other``'s probabilities: ``other`` weighs as much as all seeds."""
+    return weighted_metrics([*cnn_dirs, other], [1.0] * len(cnn_dirs) + [float(len(cnn_dirs))], classes)
+
+
+def selected_ensemble(library: list[Path], classes: list[str]) -> tuple[dict[Path, float], dict, dict, pd.DataFrame]:
+    """Caruana's greedy selection over every model folder of a dataset on VALIDATION log-loss (genofm's
+    select_ensemble): the weights, validation and test metrics and test predictions of the selected mix."""
+    from genofm.evaluation.ensemble_selection import select_ensemble
+
+    weights = select_ensemble(library, classes)
+    return (weights, *weighted_metrics(list(weights), list(weights.values()), classes))
 
 
 def mark_final_pick(rows: list[dict]) -> str | None:
@@ -307,6 +320,7 @@ def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: arg
     results: list[dict] = []
     timings: list[dict] = []
     model_dirs: list[Path] = []
+    library: list[Path] = []  # every model trained here, the pool of the selected ensemble
     threads = ["--threads", str(runner.threads)]
 
     def embed(backbone: str, options: list[str], name: str, extra: list[str] = ()) -> Path:
@@ -316,6 +330,7 @@ def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: arg
 
     def train(name: str, embeddings: list[Path], extra: list[str] = ()) -> Path:
         path = out / name
+        library.append(path)
         return runner.run(f"{bench.name} train {name}", "train",
                           [dataset, *[a for e in embeddings for a in ("--embeddings", e)], *extra, *threads, "--output", path], path)
 
@@ -409,6 +424,7 @@ def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: arg
             results.extend(results_cnn)
             timings.extend(timing_cnn)
             model_dirs.extend([*seeds, *others])
+            library.extend([*seeds, *others])
             if logregs and len(seeds) > 1:
                 best, shown = best_on_validation({m: {"accuracy": r["valid_accuracy"]} for m, r in logregs.items()})
                 classes = json.loads((seeds[0] / "model.json").read_text())["classes"]
@@ -419,6 +435,17 @@ def run_benchmark(bench: Benchmark, models: list[str], runner: Runner, args: arg
                                 f"(logreg by valid acc: {shown})",
                                 **{f"valid_{k}": valid.get(k) for k in SHOWN}, **{k: test.get(k) for k in SHOWN},
                                 "leak_free_accuracy": clean_acc, "n_leak_free": n_clean, "seconds": None, "_final": True})
+    if len(library) > 1:
+        classes = json.loads((library[0] / "model.json").read_text())["classes"]
+        weights, valid, test, table = selected_ensemble(library, classes)
+        clean_acc, n_clean = accuracy_on(None, clean, table)
+        members = ", ".join(f"{d.name} {w:.2f}" for d, w in sorted(weights.items(), key=lambda item: -item[1]))
+        print(f"  {bench.name}: selected ensemble (VALIDATION log-loss) {members}")
+        results.append({"dataset": bench.name, "model": "selected ensemble",
+                        "detail": f"greedy forward selection with replacement on valid log-loss (Caruana 2004) from the "
+                        f"{len(library)} models trained here; weights: {members}",
+                        **{f"valid_{k}": valid.get(k) for k in SHOWN}, **{k: test.get(k) for k in SHOWN},
+                        "leak_free_accuracy": clean_acc, "n_leak_free": n_clean, "seconds": None, "_final": True})
     final = mark_final_pick(results)
     if final:
         print(f"  {bench.name}: final pick by VALIDATION accuracy: {final}")

@@ -109,3 +109,29 @@ def test_valid_predictions_are_written_and_ensembled_on_the_valid_split(seeded):
 
     with pytest.raises(GenofmError, match="ensemble split"):
         ensemble_metrics(dirs, classes, split="train")
+
+
+def test_compare_select_ensemble_adds_one_selected_row_weighted_on_validation(seeded, monkeypatch, capsys):
+    """--select-ensemble: the weights are select_ensemble's on the valid predictions, the test metrics those of
+    the weighted mix; without the flag there is no such row."""
+    from genofm.evaluation.ensemble_selection import select_ensemble
+
+    tmp, dirs = seeded
+    out = tmp / "selected"
+    models = [*dirs, tmp / "k4"]
+    code, _, err = run_tool(interpret_main, ["compare", *models, "-o", out, "--select-ensemble"], monkeypatch, capsys)
+    assert code == 0, err
+    table = pd.read_csv(out / "comparison.tsv", sep="\t", keep_default_na=False, na_values=[""])
+    selected = table[table["kind"] == "selected"]
+    assert len(selected) == 1
+    row = selected.iloc[0]
+    weights = select_ensemble(models, ["mafk", "oct4"])
+    assert row["name"].endswith(f"selected ensemble of {len(weights)}/4 models")
+    assert len(row["members"].split("; ")) == len(weights)
+    expected = ensemble_metrics(list(weights), ["mafk", "oct4"], n_bootstrap=0, weights=list(weights.values()))["metrics"]
+    assert row["auroc"] == pytest.approx(expected["auroc"]["value"], abs=1e-5)
+    assert row["accuracy"] == pytest.approx(expected["accuracy"]["value"], abs=1e-5)
+    assert "chosen on validation" in (out / "comparison.html").read_text()
+    plain = tmp / "plain"
+    run_tool(interpret_main, ["compare", *models, "-o", plain], monkeypatch, capsys)
+    assert "selected" not in set(pd.read_csv(plain / "comparison.tsv", sep="\t")["kind"])

@@ -112,3 +112,20 @@ def test_final_pick_is_the_best_single_model_on_validation(bench):
     assert bench.mark_final_pick(rows) == "cnn, ensemble of 5 seeds"  # the first listed on a tie
     assert [r["final"] for r in rows] == [False, False, False, True, False]
     assert bench.mark_final_pick([{"model": "kmer", "valid_accuracy": 0.8}]) is None
+
+
+def test_selected_ensemble_weights_the_library_by_validation_and_scores_test(bench, tmp_path):
+    from genofm.evaluation.ensemble_selection import select_weights
+    from genofm.evaluation.metrics import evaluate
+
+    labels = ["a", "b"] * 20
+    library = [_model_dir(tmp_path / f"m{s}", s, labels) for s in range(4)]
+    weights, valid, test, table = bench.selected_ensemble(library, ["a", "b"])
+    read = lambda d, split: pd.read_csv(d / f"{split}_predictions.tsv", sep="\t")[["prob_a", "prob_b"]].to_numpy()  # noqa: E731
+    truth = np.array([0, 1] * 20)
+    expected = select_weights(truth, [read(d, "valid") for d in library])
+    assert weights == {d: pytest.approx(w) for d, w in zip(library, expected) if w > 0}
+    proba = sum(w * read(d, "test") for d, w in weights.items())
+    assert test["mcc"] == pytest.approx(evaluate(truth, proba, ["a", "b"], n_bootstrap=0)["metrics"]["mcc"]["value"])
+    assert list(table["predicted_label"]) == list(np.where(proba[:, 1] > proba[:, 0], "b", "a"))
+    assert valid["accuracy"] is not None

@@ -80,6 +80,7 @@ def compare(
     name: Annotated[Optional[list[str]], typer.Option("--name", "--names", help="Dataset name for each model folder, in order (default: the dataset file name recorded in model.json).", show_default=False)] = None,
     model_link: Annotated[Optional[str], typer.Option("--model-link", help="Where each model folder is published, relative to --output, with {dataset} and {folder} filled in (e.g. '../{dataset}/train/{folder}'); default: each model folder's path relative to --output.", show_default=False)] = None,
     report_link: Annotated[Optional[str], typer.Option("--report-link", help="Where each model's genofm-interpret report is, relative to --output, with {dataset} and {folder} (e.g. '../{dataset}/interpret/{folder}/report.html'); linked from comparison.html.", show_default=False)] = None,
+    select_ensemble: Annotated[bool, typer.Option("--select-ensemble", help="Add, per dataset of two or more models, the ensemble chosen on the validation split: greedy forward selection with replacement on validation log-loss (Caruana 2004) over the given models; the weights are listed in the members column.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Tabulate test metrics with 95% intervals across model folders.
@@ -106,7 +107,8 @@ def compare(
             raise GenofmError(f"{option} {template!r}: only {{dataset}} and {{folder}} can be filled in")
     with contextlib.ExitStack() as stack:
         folders = [stack.enter_context(model_folder(path)) for path in model_dirs]
-        table = compare_models(folders, name, model_link=model_link, report_link=report_link, shown_as=model_dirs)
+        table = compare_models(folders, name, model_link=model_link, report_link=report_link, shown_as=model_dirs,
+                               select_ensemble=select_ensemble)
         if model_link is None:  # paths in comparison.tsv resolve from the folder that holds it
             rows = table["kind"] == "model"
             table.loc[rows, "model_dir"] = [os.path.relpath(Path(d).absolute(), Path(output).absolute()) for d in table.loc[rows, "model_dir"]]

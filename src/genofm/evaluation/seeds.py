@@ -45,12 +45,12 @@ def _read_predictions(model_dir: Path, classes: Sequence[str], split: str = "tes
     return table[wanted].set_index("id")
 
 
-def ensemble_metrics(model_dirs: Sequence[Path], classes: Sequence[str], n_bootstrap: int = 1000, seed: int = 0,
-                     split: str = "test") -> dict:
-    """Metrics of the average of the models' probabilities on ``split`` (test or valid; rows matched by id).
+def aligned_probabilities(model_dirs: Sequence[Path], classes: Sequence[str],
+                          split: str = "test") -> tuple[np.ndarray, list[np.ndarray]]:
+    """The true class indices of ``split``'s rows and each model's (rows, classes) probabilities, rows matched by id.
 
     The models must have been evaluated on the same rows with the same labels; anything else
-    is not an ensemble of seeds but a mix of datasets.
+    is not an ensemble of one dataset but a mix of datasets.
     """
     if split not in SPLIT_PREDICTIONS:
         raise GenofmError(f"ensemble split {split!r}; choose one of {sorted(SPLIT_PREDICTIONS)}")
@@ -61,13 +61,22 @@ def ensemble_metrics(model_dirs: Sequence[Path], classes: Sequence[str], n_boots
         if set(table.index) != set(first.index) or not table.loc[first.index, "label"].equals(first["label"]):
             raise GenofmError(
                 f"{Path(directory) / name}: other {split} rows or labels than {Path(model_dirs[0]) / name}; "
-                "an ensemble averages seeds of one model on one dataset"
+                "an ensemble averages models of one dataset"
             )
-    columns = [f"prob_{c}" for c in classes]
-    proba = np.mean([t.loc[first.index, columns].to_numpy(dtype=float) for t in tables], axis=0)
     index = {c: k for k, c in enumerate(classes)}
     unknown = sorted(set(first["label"]) - set(index))
     if unknown:
         raise GenofmError(f"{Path(model_dirs[0]) / name}: label {unknown[0]!r} is not one of the model's classes")
+    columns = [f"prob_{c}" for c in classes]
     truth = first["label"].map(index).to_numpy(dtype=np.int64)
+    return truth, [t.loc[first.index, columns].to_numpy(dtype=float) for t in tables]
+
+
+def ensemble_metrics(model_dirs: Sequence[Path], classes: Sequence[str], n_bootstrap: int = 1000, seed: int = 0,
+                     split: str = "test", weights: Sequence[float] | None = None) -> dict:
+    """Metrics of the (weighted, default equal) average of the models' probabilities on ``split`` (test or valid)."""
+    truth, probabilities = aligned_probabilities(model_dirs, classes, split)
+    if weights is not None and (len(weights) != len(probabilities) or min(weights) < 0 or sum(weights) <= 0):
+        raise GenofmError(f"ensemble weights {list(weights)}: need one non-negative weight per model, not all zero")
+    proba = np.average(probabilities, axis=0, weights=weights)
     return evaluate(truth, proba, classes, n_bootstrap=n_bootstrap, seed=seed)

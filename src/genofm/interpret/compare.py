@@ -8,7 +8,9 @@ metrics (``valid_<metric>``) sit beside them: choose on those, report on test.
 Rows are named by backbone and the options that tell models apart (``kmer k=6``), so two models
 differing only by an option stay distinguishable. Models that differ only by their seed are
 summarised as one ``seeds`` row (mean and sd of every metric) plus an ``ensemble`` row (their
-averaged probabilities, scored like any model), next to the individual seeds.
+averaged probabilities, scored like any model), next to the individual seeds. On request
+(``select_ensemble``), each dataset also gets a ``selected`` row: the weighted mix of its models
+chosen by greedy selection on the validation split (genofm.evaluation.ensemble_selection).
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ COMPARISON_TSV = "comparison.tsv"
 COMPARISON_HTML = "comparison.html"
 #: validation metrics shown in comparison.html (comparison.tsv has valid_<metric> for every metric)
 VALID_SHOWN = ("auroc", "mcc", "accuracy")
-#: what a comparison row is: one model folder, the mean +- sd of several seeds, or their ensemble
-ROW_KINDS = ("model", "seeds", "ensemble")
+#: what a comparison row is: one model folder, the mean +- sd of several seeds, their ensemble, or the
+#: ensemble of a dataset's models selected on validation
+ROW_KINDS = ("model", "seeds", "ensemble", "selected")
 
 log = logging.getLogger("genofm")
 
@@ -161,11 +164,40 @@ def _seed_rows(group: list[dict], n_bootstrap: int) -> list[dict]:
     return [spread, ensemble]
 
 
+def _selected_row(group: list[dict], n_bootstrap: int) -> dict:
+    """The ``selected`` row of one dataset's models: greedy selection on validation log-loss, test metrics
+    of the weighted mix. Its validation metrics are those it was selected on, so they flatter it."""
+    from genofm.evaluation.ensemble_selection import select_ensemble
+    from genofm.evaluation.seeds import ensemble_metrics
+
+    first = group[0]
+    other = next((r for r in group if r["classes"] != first["classes"]), None)
+    if other is not None:
+        raise GenofmError(f"{other['model_dir']}: classes {other['classes']} differ from {first['model_dir']}'s "
+                          f"{first['classes']}; an ensemble mixes models of one task (give each dataset its own --name)")
+    classes = first["classes"].split(",")
+    by_dir = {Path(r["model_dir"]): r for r in group}
+    weights = select_ensemble(list(by_dir), classes)
+    members = "; ".join(f"{by_dir[d]['name']} {w:.2f}" for d, w in sorted(weights.items(), key=lambda item: -item[1]))
+    row = {"kind": "selected", "dataset": first["dataset"], "model": "selected ensemble",
+           "backbone": "+".join(dict.fromkeys(by_dir[d]["backbone"] for d in weights)), "options": "", "head": "ensemble",
+           "seed": "", "n_seeds": "", "feature_group": "", "n_train": first["n_train"], "n_test": first["n_test"],
+           **{k: first[k] for k in ("classes", "positive_class", "chance_auroc", "chance_auprc")},
+           "name": f"{first['dataset']} selected ensemble of {len(weights)}/{len(group)} models", "model_dir": "",
+           "report": "", "members": members}
+    _fill_metrics(row, ensemble_metrics(list(weights), classes, n_bootstrap=n_bootstrap, seed=0, weights=list(weights.values()))["metrics"])
+    valid = ensemble_metrics(list(weights), classes, n_bootstrap=0, split="valid", weights=list(weights.values()))["metrics"]
+    for name in METRICS:
+        row[f"valid_{name}"] = (valid.get(name) or {}).get("value")
+    return row
+
+
 def compare_models(model_dirs: Sequence[Path], names: Sequence[str] | None = None, n_bootstrap: int = 1000,
                    model_link: str | None = None, report_link: str | None = None,
-                   shown_as: Sequence[Path] | None = None) -> pd.DataFrame:
-    """One row per model folder, plus seeds/ensemble rows for models differing only by seed; sorted by
-    dataset then AUROC (best first).
+                   shown_as: Sequence[Path] | None = None, select_ensemble: bool = False) -> pd.DataFrame:
+    """One row per model folder, plus seeds/ensemble rows for models differing only by seed (and, with
+    ``select_ensemble``, one ``selected`` row per dataset of two or more models); sorted by dataset then
+    AUROC (best first).
 
     ``model_link`` / ``report_link``: where each model folder and its interpret report are published,
     relative to the comparison folder, with ``{dataset}`` and ``{folder}`` (the model folder's name)
@@ -198,9 +230,20 @@ def compare_models(model_dirs: Sequence[Path], names: Sequence[str] | None = Non
             log.warning("%d models named %r share a seed; listed separately, not as seeds of one model", len(group), group[0]["name"])
             continue
         extra.extend(_seed_rows(group, n_bootstrap))
+    if select_ensemble:
+        datasets: dict[str, list[dict]] = {}
+        for row in rows:
+            datasets.setdefault(row["dataset"], []).append(row)
+        for dataset, group in datasets.items():
+            if len(group) < 2:
+                log.warning("dataset %r has one model; no ensemble to select", dataset)
+                continue
+            extra.append(_selected_row(group, n_bootstrap))
     for row, shown_dir in zip(rows, shown_dirs):  # after the ensembles, which read the real folders
         row["model_dir"] = shown_dir
     table = pd.DataFrame(rows + extra)
+    for column in ("n_features", "n_train", "n_test"):  # counts stay integers beside rows that have none
+        table[column] = pd.array(table[column], dtype="Int64")
     return table.sort_values(["dataset", "auroc"], ascending=[True, False], na_position="last").reset_index(drop=True)
 
 
@@ -252,9 +295,14 @@ def write_comparison(table: pd.DataFrame, output: Path) -> None:
                            "bootstrap 95% intervals; models of different datasets are not comparable with each other. "
                            "A model trained with several seeds is shown as the mean \u00b1 sd of its seeds' metrics "
                            "(kind seeds) and as the ensemble of their averaged probabilities (kind ensemble). "
+                           "A selected ensemble (kind selected) mixes a dataset's models with weights chosen greedily on "
+                           "the validation split (column members); its validation metrics are the ones it was chosen on "
+                           "and flatter it, its test metrics do not. "
                            "Choose between models on the validation columns (valid ...); the test columns report the "
                            "chosen model and must not be used to choose it."),
             html.paragraph(_task_line(table)),
+            *[html.paragraph(f"{r['name']} (weights chosen on validation): {r['members']}.")
+              for _, r in table[table["kind"] == "selected"].iterrows()],
             html.section("Test metrics", html.table(shown.loc[main_rows, columns], max_rows=500, note=f"Full table: {COMPARISON_TSV}",
                                                     raw_columns=("report",))),
             html.section("AUROC", html.image(tmp / "auroc.png", "Test AUROC with 95% interval")),
