@@ -18,10 +18,13 @@ root; see its README for sources and licences), for these models:
   splice junctions) train and predict on their given strand only;
 * ``blend``: the mean of the CNN seed ensemble's probabilities and those of the logistic-regression
   model (kmer, positional, spliceai or stacked) best on VALIDATION accuracy, scored from the model
-  folders' valid / test prediction files (nothing is re-trained).
+  folders' valid / test prediction files (nothing is re-trained);
+* ``selected ensemble``: every model trained for the dataset (all k, joins, CNN candidates and seeds)
+  mixed with weights chosen by greedy forward selection on VALIDATION log-loss (genofm's
+  ``select_ensemble``, what ``genofm-interpret compare --select-ensemble`` adds).
 
-Each dataset's final pick is the model (kmer, positional, spliceai, stacked, the CNN ensemble or the
-blend) best on VALIDATION accuracy; the table marks it.
+Each dataset's final pick is the model (kmer, positional, spliceai, stacked, the CNN ensemble, the
+blend or the selected ensemble) best on VALIDATION accuracy; the table marks it.
 
 Every choice is made on the validation split (logistic regression's C by CV on train); the table
 prints validation beside test metrics, and a second table the CNN's training time per run (wall

@@ -5,7 +5,8 @@
 #   2. a -stub run of the test profile wires every step and publishes the expected file names;
 #   3. the real test profile (bundled Oct4 vs MafK peaks, kmer + SpliceAI) finishes, publishes
 #      every expected file, and the k-mer model separates the two factors (test AUROC > 0.8);
-#      --stack kmer,spliceai adds the stacked kmer+spliceai row beside them;
+#      --stack kmer,spliceai adds the stacked kmer+spliceai row beside them, --select_ensemble the
+#      ensemble of the three selected on validation;
 #   4. a -resume re-run executes nothing (every task comes from the cache); 4b. the tracks
 #      ablation; 4c. (region, cell type) rows (samplesheet cell_type) with --split_mode cell: the
 #      held-out cell type is the test split and is predicted from its own tracks;
@@ -176,7 +177,7 @@ else
     echo "== 3. the test profile, end to end"
     REAL=$TMP/real
     # --stack kmer,spliceai: one more head on the joined embeddings of the two backbones
-    if nf "$REAL" -profile test --outdir out --stack kmer,spliceai --trace_report_suffix first; then
+    if nf "$REAL" -profile test --outdir out --stack kmer,spliceai --select_ensemble --trace_report_suffix first; then
         real_wall=$(cat "$REAL/wall_s")
         pass "test profile completes"
         expect_files "$REAL/out" "test profile" $(test_profile_outputs)
@@ -206,6 +207,13 @@ else
         else
             fail "--stack kmer,spliceai row in comparison.tsv" "$REAL/out/comparison/comparison.tsv"
         fi
+        selected=$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+                               $col["kind"] == "selected" { print $col["members"] }' "$REAL/out/comparison/comparison.tsv" 2>/dev/null)
+        if [ -n "$selected" ]; then
+            pass "--select_ensemble: comparison.tsv has the ensemble selected on validation ($selected)"
+        else
+            fail "--select_ensemble: no selected row in comparison.tsv" "$REAL/out/comparison/comparison.tsv"
+        fi
         # every model folder and report named in comparison.tsv resolves from the comparison folder
         unresolved=$(cd "$REAL/out/comparison" 2>/dev/null && awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
                      $col["kind"] == "model" { print $col["model_dir"]; if ($col["report"] != "") print $col["report"] }' comparison.tsv |
@@ -218,7 +226,7 @@ else
 
         # -------------------------------------------------------------------------------------
         echo "== 4. -resume re-executes nothing"
-        if nf "$REAL" -profile test --outdir out --stack kmer,spliceai --trace_report_suffix resume -resume; then
+        if nf "$REAL" -profile test --outdir out --stack kmer,spliceai --select_ensemble --trace_report_suffix resume -resume; then
             resume_wall=$(cat "$REAL/wall_s")
             trace=$REAL/out/pipeline_info/execution_trace_resume.txt
             total=$(awk -F'\t' 'NR > 1' "$trace" | wc -l)
