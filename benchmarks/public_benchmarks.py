@@ -254,14 +254,14 @@ def accuracy_on(model_dir: Path | None, ids: set[str], table: pd.DataFrame | Non
     return (float((rows["predicted_label"] == rows["label"]).mean()) if len(rows) else float("nan")), len(rows)
 
 
-def ensemble_predictions(model_dirs: list[Path], weights: list[float] | None = None) -> pd.DataFrame:
-    """(Weighted) average of the models' test probabilities (what genofm-interpret compare's ensemble row scores)."""
-    tables = [pd.read_csv(d / "test_predictions.tsv", sep="\t", dtype={"id": str, "label": str}, keep_default_na=False).set_index("id")
-              for d in model_dirs]
-    columns = [c for c in tables[0].columns if c.startswith("prob_")]
-    proba = np.average([t.loc[tables[0].index, columns].to_numpy(dtype=float) for t in tables], axis=0, weights=weights)
-    classes = np.array([c[len("prob_"):] for c in columns], dtype=object)
-    return pd.DataFrame({"id": tables[0].index, "label": tables[0]["label"].to_numpy(), "predicted_label": classes[proba.argmax(axis=1)]})
+def ensemble_predictions(model_dirs: list[Path], classes: list[str], weights: list[float] | None = None) -> pd.DataFrame:
+    """Test rows labelled by the models' (weighted) average probabilities (genofm's ensemble_probabilities, what
+    genofm-interpret compare's ensemble rows score)."""
+    from genofm.evaluation.seeds import ensemble_probabilities
+
+    ids, truth, proba = ensemble_probabilities(model_dirs, classes, "test", weights)
+    names = np.array(classes, dtype=object)
+    return pd.DataFrame({"id": ids, "label": names[truth], "predicted_label": names[proba.argmax(axis=1)]})
 
 
 SHOWN = ("accuracy", "mcc", "auroc")
@@ -277,7 +277,7 @@ def ensemble_values(model_dirs: list[Path], classes: list[str], split: str = "te
 def weighted_metrics(model_dirs: list[Path], weights: list[float], classes: list[str]) -> tuple[dict, dict, pd.DataFrame]:
     """Validation and test metrics, and test predictions, of the weighted mean of the models' probabilities."""
     return (ensemble_values(model_dirs, classes, "valid", weights), ensemble_values(model_dirs, classes, "test", weights),
-            ensemble_predictions(model_dirs, weights))
+            ensemble_predictions(model_dirs, classes, weights))
 
 
 def blend_metrics(cnn_dirs: list[Path], other: Path, classes: list[str]) -> tuple[dict, dict, pd.DataFrame]:
@@ -514,7 +514,7 @@ def run_cnn(bench: Benchmark, runner: Runner, args: argparse.Namespace, dataset:
             valid_ens = {}
         rows.append({"dataset": bench.name, "model": f"cnn, ensemble of {len(seeds)} seeds", "detail": label,
                      **{f"valid_{k}": valid_ens.get(k) for k in SHOWN}, **{k: test_ens.get(k) for k in SHOWN},
-                     "seconds": sum(runner.seconds(p) or 0 for p in seeds), "_table": ensemble_predictions(seeds), "_final": True})
+                     "seconds": sum(runner.seconds(p) or 0 for p in seeds), "_table": ensemble_predictions(seeds, classes), "_final": True})
     frame = pd.read_parquet(dataset, columns=["split", "sequence"])
     train = frame[frame["split"] == "train"]
     for name, path in [*[(n, p) for n, p in candidates.items() if n != chosen], *[(chosen, p) for p in seeds]]:

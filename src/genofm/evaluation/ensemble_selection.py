@@ -58,6 +58,6 @@ def select_weights(truth: np.ndarray, probabilities: Sequence[np.ndarray], steps
 
 def select_ensemble(model_dirs: Sequence[Path], classes: Sequence[str], steps: int = DEFAULT_STEPS) -> dict[Path, float]:
     """The selected models and their weights, from each folder's ``valid_predictions.tsv`` (never test)."""
-    truth, probabilities = aligned_probabilities(model_dirs, classes, "valid")
+    _, truth, probabilities = aligned_probabilities(model_dirs, classes, "valid")
     weights = select_weights(truth, probabilities, steps)
     return {Path(d): float(w) for d, w in zip(model_dirs, weights) if w > 0}

@@ -46,8 +46,8 @@ def _read_predictions(model_dir: Path, classes: Sequence[str], split: str = "tes
 
 
 def aligned_probabilities(model_dirs: Sequence[Path], classes: Sequence[str],
-                          split: str = "test") -> tuple[np.ndarray, list[np.ndarray]]:
-    """The true class indices of ``split``'s rows and each model's (rows, classes) probabilities, rows matched by id.
+                          split: str = "test") -> tuple[list[str], np.ndarray, list[np.ndarray]]:
+    """The ids and true class indices of ``split``'s rows and each model's (rows, classes) probabilities, rows matched by id.
 
     The models must have been evaluated on the same rows with the same labels; anything else
     is not an ensemble of one dataset but a mix of datasets.
@@ -69,14 +69,20 @@ def aligned_probabilities(model_dirs: Sequence[Path], classes: Sequence[str],
         raise GenofmError(f"{Path(model_dirs[0]) / name}: label {unknown[0]!r} is not one of the model's classes")
     columns = [f"prob_{c}" for c in classes]
     truth = first["label"].map(index).to_numpy(dtype=np.int64)
-    return truth, [t.loc[first.index, columns].to_numpy(dtype=float) for t in tables]
+    return list(first.index), truth, [t.loc[first.index, columns].to_numpy(dtype=float) for t in tables]
+
+
+def ensemble_probabilities(model_dirs: Sequence[Path], classes: Sequence[str], split: str = "test",
+                           weights: Sequence[float] | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The ids, true class indices and (weighted, default equal) average of the models' probabilities on ``split``."""
+    ids, truth, probabilities = aligned_probabilities(model_dirs, classes, split)
+    if weights is not None and (len(weights) != len(probabilities) or min(weights) < 0 or sum(weights) <= 0):
+        raise GenofmError(f"ensemble weights {list(weights)}: need one non-negative weight per model, not all zero")
+    return ids, truth, np.average(probabilities, axis=0, weights=weights)
 
 
 def ensemble_metrics(model_dirs: Sequence[Path], classes: Sequence[str], n_bootstrap: int = 1000, seed: int = 0,
                      split: str = "test", weights: Sequence[float] | None = None) -> dict:
     """Metrics of the (weighted, default equal) average of the models' probabilities on ``split`` (test or valid)."""
-    truth, probabilities = aligned_probabilities(model_dirs, classes, split)
-    if weights is not None and (len(weights) != len(probabilities) or min(weights) < 0 or sum(weights) <= 0):
-        raise GenofmError(f"ensemble weights {list(weights)}: need one non-negative weight per model, not all zero")
-    proba = np.average(probabilities, axis=0, weights=weights)
+    _, truth, proba = ensemble_probabilities(model_dirs, classes, split, weights)
     return evaluate(truth, proba, classes, n_bootstrap=n_bootstrap, seed=seed)
