@@ -53,6 +53,8 @@ def test_split_files_kept_as_given_with_leakage_reported(tmp_path, capsys, dna):
     test_rows[0] = (train_rows[0][0], test_rows[0][1])  # exact copy of a training sequence
     test_rows[1] = (reverse_complement(train_rows[1][0]), test_rows[1][1])  # reverse complement of one
     test_rows[2] = (test_rows[3][0], test_rows[3][1])  # duplicate within the test split: kept
+    test_rows[4] = (train_rows[2][0][8:] + dna(rng, 8), test_rows[4][1])  # a window shifted by 8 bp: 42 bp shared
+    test_rows[5] = (reverse_complement(dna(rng, 6) + train_rows[3][0][:44]), test_rows[5][1])  # shifted, other strand
     paths = [_table(tmp_path / f"{name}.csv", rows) for name, rows in (("train", train_rows), ("dev", dev_rows), ("test", test_rows))]
     out = tmp_path / "out"
     args = [f"train={paths[0]}", f"dev={paths[1]}", f"test={paths[2]}"]
@@ -66,18 +68,27 @@ def test_split_files_kept_as_given_with_leakage_reported(tmp_path, capsys, dna):
     assert leak["exact_duplicates_across_splits"] == 1
     assert leak["reverse_complements_across_splits"] == 1
     assert leak["duplicates_within_splits"] == 1
-    assert leak["pairs"] == {"train->test": {"exact_duplicates": 1, "reverse_complements": 1}}
+    assert leak["overlapping_across_splits"] == 2
+    assert leak["pairs"] == {"train->test": {"exact_duplicates": 1, "reverse_complements": 1, "overlapping": 2}}
     assert summary["leakage"]["kept"] is True
+    assert "2 share 40+ bp with one" in err
     test = frame[frame["split"] == "test"]
     assert test["sequence"].tolist() == [s for s, _ in test_rows]  # the benchmark's test set, in order
 
     dropped_frame, _, dropped_summary = prepare_ok(
         [*args, "--drop-leaking"], capsys, tmp_path / "dropped"
     )
-    assert dropped_summary["totals"] == {"train": 40, "valid": 10, "test": 10}
-    assert dropped_summary["dropped"] == {"leaking_across_given_splits": 2}
+    assert dropped_summary["totals"] == {"train": 40, "valid": 10, "test": 8}
+    assert dropped_summary["dropped"] == {"leaking_across_given_splits": 4}
     assert dropped_summary["leakage"]["kept"] is False
-    assert train_rows[0][0] not in set(dropped_frame.loc[dropped_frame["split"] == "test", "sequence"])
+    kept_test = set(dropped_frame.loc[dropped_frame["split"] == "test", "sequence"])
+    assert not kept_test & {test_rows[i][0] for i in (0, 1, 4, 5)}
+
+    # --overlap-bp 0: copies only, as before overlaps were measured
+    _, _, copies_only = prepare_ok([*args, "--drop-leaking", "--overlap-bp", "0"], capsys, tmp_path / "copies")
+    assert copies_only["dropped"] == {"leaking_across_given_splits": 2}
+    assert "overlapping_across_splits" not in copies_only["leakage"]["measured_before_removal"]
+    assert_fails([*args, "--overlap-bp", "20"], capsys, tmp_path / "bad", "--overlap-bp must be 0 (off) or at least 32")
 
 
 def test_split_column_and_validation_carved_from_train(tmp_path, capsys, dna):

@@ -129,3 +129,19 @@ def test_selected_ensemble_weights_the_library_by_validation_and_scores_test(ben
     assert test["mcc"] == pytest.approx(evaluate(truth, proba, ["a", "b"], n_bootstrap=0)["metrics"]["mcc"]["value"])
     assert list(table["predicted_label"]) == list(np.where(proba[:, 1] > proba[:, 0], "b", "a"))
     assert valid["accuracy"] is not None
+
+
+def test_leak_free_test_rows_exclude_copies_and_overlaps(bench, tmp_path):
+    from genofm.sequence import reverse_complement
+
+    rng = np.random.default_rng(0)
+    seq = lambda n: "".join(rng.choice(list("ACGT"), size=n))  # noqa: E731
+    train, valid = [seq(80) for _ in range(3)], [seq(80)]
+    test = {"copy": train[0], "rc": reverse_complement(train[1]), "shifted": valid[0][15:] + seq(15),
+            "clean": seq(80), "clean_rc_of_augmented": seq(80)}
+    rows = [(f"tr{i}", s, "train", False) for i, s in enumerate(train)] + [("va0", valid[0], "valid", False)]
+    rows += [(name, s, "test", False) for name, s in test.items()]
+    rows.append(("tr0_rc", reverse_complement(test["clean_rc_of_augmented"]), "train", True))  # augmented rows are not data
+    frame = pd.DataFrame(rows, columns=["id", "sequence", "split", "augmented"])
+    frame.to_parquet(tmp_path / "ds.parquet")
+    assert bench.leak_free_ids(tmp_path / "ds.parquet") == {"clean", "clean_rc_of_augmented"}

@@ -13,6 +13,7 @@ import typer
 from genofm.atomic import atomic_path, check_output
 from genofm.cli.common import run_app, setup_logging, version_callback
 from genofm.data.dataset import write_dataset
+from genofm.data.overlaps import DEFAULT_MIN_OVERLAP, KMER, REPEAT_SEQUENCES
 from genofm.data.prepare import PrepareOptions, PrepareRejected, prepare
 from genofm.data.splits import SPLIT_MODES
 from genofm.data.windows import ANCHORS
@@ -66,8 +67,12 @@ def main_command(
         "(--test-cells) on held-out chromosomes (--test-chroms), for LABEL@CELL=PATH inputs: train on some cell "
         "types, test on an unseen one.")] = "auto",
     drop_leaking: Annotated[bool, typer.Option("--drop-leaking/--keep-leaking", help="With given splits: drop rows whose sequence (either strand) already sits in an earlier split "
-        "(train, then valid, then test). Default: keep the benchmark as published; the leakage is measured "
-        "and reported in the summary either way. Chromosome and random splits always drop such rows.")] = False,
+        "(train, then valid, then test), or overlaps one (see --overlap-bp). Default: keep the benchmark as published; the leakage is measured "
+        "and reported in the summary either way. Chromosome and random splits always drop copies (either strand).")] = False,
+    overlap_bp: Annotated[int, typer.Option("--overlap-bp", help=f"Sequences sharing an exact stretch of at least this many bases (either strand; shifted windows "
+        "of one region) overlap: random splits keep them in one split, and overlaps across any splits are counted in the "
+        "summary's leakage. Found by {KMER}-mer minimizers (a shorter shared stretch of {KMER}+ bp may count too; {KMER}-mers "
+        f"in more than {REPEAT_SEQUENCES} sequences are repeats and link nothing). 0 = only identical sequences.", min=0)] = DEFAULT_MIN_OVERLAP,
     test_cells: Annotated[str, typer.Option("--test-cells", help="Comma-separated cell types held out for the test split (cell mode).")] = "",
     tracks: Annotated[Optional[Path], typer.Option("--tracks", help="Tracks sheet (CSV/TSV: name, cell_type, assay, file[, kind]) of epigenomic tracks: bigWig or "
         "bedGraph signal (bgzipped bedGraph needs a tabix index), BED/narrowPeak peaks, or chromatin-state BED "
@@ -97,7 +102,8 @@ def main_command(
     Cleaning: non-ACGT symbols become N; examples failing --min-length or --max-n-fraction are
     dropped; exact duplicate sequences are kept once (a sequence seen with two labels is dropped
     entirely); a sequence whose reverse complement sits in another split is kept only in the
-    earliest split (train, then valid, then test). Splits given by the inputs are kept as they are
+    earliest split (train, then valid, then test); random splits keep overlapping sequences
+    (--overlap-bp) in one split. Splits given by the inputs are kept as they are
     (leakage across them is measured and reported; --drop-leaking removes it). Coordinates are 0-based half-open (FASTA headers
     like chr1:100-300 are read as BED-style, 0-based starts) and describe the real bases of each
     window. Every dropped row is counted by reason in the summary.
@@ -133,6 +139,7 @@ def main_command(
         rc_augment=rc_augment,
         classes=classes,
         drop_leaking=drop_leaking,
+        overlap_bp=overlap_bp,
     )
     specs = None
     if tracks is not None:

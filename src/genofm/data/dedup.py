@@ -8,6 +8,7 @@ than it is, so duplicates are resolved here, before and after splitting.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 from genofm.data.records import Example
 from genofm.sequence import reverse_complement
@@ -45,45 +46,61 @@ def drop_exact_duplicates(examples: list[Example]) -> tuple[list[Example], dict[
     return kept, dict(dropped)
 
 
-def measure_leakage(examples: list[Example], splits: list[str]) -> dict:
-    """How many rows of each later split repeat an earlier split's sequence, exactly or as a reverse complement.
+def measure_leakage(examples: list[Example], splits: list[str], groups: Sequence[int] | None = None) -> dict:
+    """How many rows of each later split repeat an earlier split's sequence, exactly or as a reverse
+    complement, or (with ``groups`` from :func:`genofm.data.overlaps.overlap_groups`) overlap one.
 
     Reported for every dataset so that a benchmark kept as published (whose splits may leak) says
     so. ``pairs`` counts rows of the later split (``train->test``: test rows whose sequence, on
-    either strand, is in train); the totals count each leaking row once.
+    either strand, is in train); the totals count each leaking row once, by its worst kind
+    (exact, then reverse complement, then overlap).
     """
     order = list(SPLIT_PRIORITY)
+    kinds = ("exact_duplicates", "reverse_complements", "overlapping")
     by_split: dict[str, set[str]] = {s: set() for s in order}
-    for example, split in zip(examples, splits):
+    groups_by_split: dict[str, set[int]] = {s: set() for s in order}
+    for index, (example, split) in enumerate(zip(examples, splits)):
         by_split[split].add(example.sequence)
+        if groups is not None:
+            groups_by_split[split].add(int(groups[index]))
     pairs: dict[str, dict[str, int]] = {}
-    total_exact = total_rc = 0
-    for example, split in zip(examples, splits):
+    totals = dict.fromkeys(kinds, 0)
+    for index, (example, split) in enumerate(zip(examples, splits)):
         rc = reverse_complement(example.sequence)
         worst = None
         for earlier in order[: order.index(split)]:
-            kind = "exact_duplicates" if example.sequence in by_split[earlier] else (
-                "reverse_complements" if rc in by_split[earlier] else None)
-            if kind is None:
+            if example.sequence in by_split[earlier]:
+                kind = "exact_duplicates"
+            elif rc in by_split[earlier]:
+                kind = "reverse_complements"
+            elif groups is not None and int(groups[index]) in groups_by_split[earlier]:
+                kind = "overlapping"
+            else:
                 continue
-            counts = pairs.setdefault(f"{earlier}->{split}", {"exact_duplicates": 0, "reverse_complements": 0})
+            counts = pairs.setdefault(f"{earlier}->{split}", dict.fromkeys(kinds if groups is not None else kinds[:2], 0))
             counts[kind] += 1
-            worst = "exact_duplicates" if kind == "exact_duplicates" or worst == "exact_duplicates" else kind
-        total_exact += worst == "exact_duplicates"
-        total_rc += worst == "reverse_complements"
+            worst = kind if worst is None else min(worst, kind, key=kinds.index)
+        if worst is not None:
+            totals[worst] += 1
     within = sum(splits.count(split) - len(seqs) for split, seqs in by_split.items())
-    return {
-        "exact_duplicates_across_splits": total_exact,
-        "reverse_complements_across_splits": total_rc,
+    report = {
+        "exact_duplicates_across_splits": totals["exact_duplicates"],
+        "reverse_complements_across_splits": totals["reverse_complements"],
         "duplicates_within_splits": within,
         "pairs": pairs,
     }
+    if groups is not None:
+        report["overlapping_across_splits"] = totals["overlapping"]
+    return report
 
 
-def drop_cross_split_pairs(examples: list[Example], splits: list[str]) -> tuple[list[Example], list[str], int]:
-    """Drop copies of a sequence (either strand) outside the earliest split (train < valid < test) holding it."""
-    best: dict[str, int] = {}
-    keys = [canonical(e.sequence) for e in examples]
+def drop_cross_split_pairs(
+    examples: list[Example], splits: list[str], groups: Sequence[int] | None = None
+) -> tuple[list[Example], list[str], int]:
+    """Drop copies of a sequence (either strand) outside the earliest split (train < valid < test)
+    holding it; with ``groups`` (overlap groups), every row outside the earliest split holding its group."""
+    best: dict = {}
+    keys = [int(g) for g in groups] if groups is not None else [canonical(e.sequence) for e in examples]
     for key, split in zip(keys, splits):
         rank = SPLIT_PRIORITY[split]
         if rank < best.get(key, 3):

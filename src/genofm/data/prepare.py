@@ -5,9 +5,11 @@ asked for by ``--length`` never fails the N filter) -> drop exact duplicates -> 
 -> drop reverse-complement pairs straddling splits -> augment the training split. Augmenting last
 guarantees reverse-complement copies exist only in train, where they cannot leak.
 
-Splits given by the inputs (a benchmark's own train/dev/test) are kept as they are: duplicates and
-reverse complements across them are measured and reported, and dropped only on request
+Splits given by the inputs (a benchmark's own train/dev/test) are kept as they are: duplicates,
+reverse complements and overlapping sequences (a shared exact stretch of ``--overlap-bp`` bases,
+:mod:`genofm.data.overlaps`) across them are measured and reported, and dropped only on request
 (``--drop-leaking``), because a published test set changed silently is no longer that benchmark.
+Random splits keep overlapping sequences in one split.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from genofm.data.dedup import drop_cross_split_pairs, drop_exact_duplicates, mea
 from genofm.data.extract import examples_from_intervals
 from genofm.data.fasta import compile_label_regex, read_fasta
 from genofm.data.genome import Genome
+from genofm.data.overlaps import DEFAULT_MIN_OVERLAP, check_min_overlap, overlap_groups
 from genofm.data.inputs import InputSpec, parse_input, sha256
 from genofm.data.intervals import read_bed, read_gtf
 from genofm.data.labels import check_label
@@ -66,8 +69,10 @@ class PrepareOptions:
     rc_augment: bool = False
     classes: str | None = None
     drop_leaking: bool = False
+    overlap_bp: int = DEFAULT_MIN_OVERLAP
 
     def validate(self) -> None:
+        check_min_overlap(self.overlap_bp)
         if self.length is not None and self.length < 1:
             raise GenofmError(f"--length must be a positive number of bases, not {self.length}")
         if not 0 <= self.max_n_fraction <= 1:
@@ -394,8 +399,9 @@ def _prepare_examples(examples, options, dropped, described, seen, by_class) -> 
             "relax --min-length / --max-n-fraction or fix those inputs"
         )
     classes = _classes(examples, options.classes)
+    overlap = overlap_groups([e.sequence for e in examples], options.overlap_bp) if options.overlap_bp else None
     if mode == "given":
-        splits, detail = given_splits(examples, options.valid_fraction, options.seed)
+        splits, detail = given_splits(examples, options.valid_fraction, options.seed, overlap)
     elif mode == "chrom":
         test_chroms, valid_chroms = parse_chrom_list(options.test_chroms), parse_chrom_list(options.valid_chroms)
         splits = chrom_splits(examples, test_chroms, valid_chroms)
@@ -409,27 +415,38 @@ def _prepare_examples(examples, options, dropped, described, seen, by_class) -> 
         if outside:
             dropped["held_out_cell_type_off_test_chromosomes_or_training_cell_type_on_them"] += outside
         examples = [e for e, s in zip(examples, assigned) if s is not None]
+        if overlap is not None:
+            overlap = overlap[[s is not None for s in assigned]]
         splits = [s for s in assigned if s is not None]
         detail = f"test cell types {test_cells} on chromosomes {test_chroms}, valid chromosomes {valid_chroms}"
     else:
-        splits = random_splits(examples, options.test_fraction, options.valid_fraction, options.seed)
+        splits = random_splits(examples, options.test_fraction, options.valid_fraction, options.seed, overlap)
         detail = f"random split, test fraction {options.test_fraction}"
+        if overlap is not None:
+            detail += f"; sequences sharing {options.overlap_bp}+ bp kept in one split"
     if options.max_per_class is not None and dropped.get("subsampled"):
         detail += f"; only {options.max_per_class} per class kept by --max-per-class (pipeline: --max_per_class), raise it"
-    leakage = measure_leakage(examples, splits)
+    leakage = measure_leakage(examples, splits, overlap)
     if mode != "given" or options.drop_leaking:
-        examples, splits, leaked = drop_cross_split_pairs(examples, splits)
+        # given splits asked to be leak-free drop overlaps too; held-out chromosomes drop copies only
+        # (windows on different chromosomes that share 40 bp are mostly repeats, measured and reported)
+        examples, splits, leaked = drop_cross_split_pairs(examples, splits, overlap if mode == "given" else None)
         if leaked:
             reason = "leaking_across_given_splits" if mode == "given" else "reverse_complement_in_other_split"
             dropped[reason] += leaked
-            log.info("dropped %d sequences whose copy (either strand) is in an earlier split", leaked)
-    elif leakage["exact_duplicates_across_splits"] or leakage["reverse_complements_across_splits"]:
+            log.info("dropped %d sequences whose copy (either strand)%s is in an earlier split", leaked,
+                     " or overlapping sequence" if mode == "given" and overlap is not None else "")
+    elif leakage["exact_duplicates_across_splits"] or leakage["reverse_complements_across_splits"] or leakage.get("overlapping_across_splits"):
         log.warning(
-            "the given splits leak: %d rows repeat an earlier split's sequence and %d its reverse complement (%s); "
+            "the given splits leak: %d rows repeat an earlier split's sequence, %d its reverse complement%s (%s); "
             "kept as given, --drop-leaking removes them",
             leakage["exact_duplicates_across_splits"], leakage["reverse_complements_across_splits"],
-            ", ".join(f"{k} {v['exact_duplicates']}+{v['reverse_complements']}" for k, v in leakage["pairs"].items()),
+            f" and {leakage['overlapping_across_splits']} share {options.overlap_bp}+ bp with one" if overlap is not None else "",
+            ", ".join(f"{k} " + "+".join(str(n) for n in v.values()) for k, v in leakage["pairs"].items()),
         )
+    if mode in ("chrom", "cell") and leakage.get("overlapping_across_splits"):
+        log.info("%d rows share %d+ bp (either strand) with a row of an earlier split (shared repeats or overlapping "
+                 "windows); kept, see the summary's leakage", leakage["overlapping_across_splits"], options.overlap_bp)
     warnings = check_splits(examples, splits, classes, detail)
     spread = _length_warning(examples)
     if spread:

@@ -6,13 +6,15 @@ only comparable with published ones when those splits are kept, so given splits 
 
 Random splits of genomic windows overstate performance (neighbouring and repeated regions land on
 both sides), so chromosome hold-out is the default whenever every example has coordinates. Random
-splits assign a sequence and its reverse complement together, so they never straddle splits.
+splits assign a sequence and its reverse complement together, and sequences that overlap (share
+an exact stretch of ``--overlap-bp`` bases, see :mod:`genofm.data.overlaps`), so neither straddles splits.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -112,14 +114,19 @@ def cell_splits(examples: list[Example], test_cells: list[str], test_chroms: lis
     return splits
 
 
-def random_splits(examples: list[Example], test_fraction: float, valid_fraction: float, seed: int) -> list[str]:
-    """Stratified by label; both strands of a sequence stay together (grouped by canonical form)."""
+def random_splits(
+    examples: list[Example], test_fraction: float, valid_fraction: float, seed: int, overlap: Sequence[int] | None = None
+) -> list[str]:
+    """Stratified by label; both strands of a sequence stay together (grouped by canonical form), and
+    so do overlapping sequences when ``overlap`` gives their groups (:func:`genofm.data.overlaps.overlap_groups`;
+    a group goes where its first member's label sends it)."""
     if not (0 <= test_fraction < 1 and 0 <= valid_fraction < 1 and test_fraction + valid_fraction < 1):
         raise GenofmError("--test-fraction and --valid-fraction must be in [0, 1) and sum to less than 1")
-    groups: dict[str, list[int]] = {}
+    groups: dict = {}
     for index, example in enumerate(examples):
-        groups.setdefault(canonical(example.sequence), []).append(index)
-    by_label: dict[str, list[str]] = defaultdict(list)
+        key = int(overlap[index]) if overlap is not None else canonical(example.sequence)
+        groups.setdefault(key, []).append(index)
+    by_label: dict[str, list] = defaultdict(list)
     for key, members in groups.items():
         by_label[examples[members[0]].label].append(key)
     rng = np.random.default_rng(seed)
@@ -137,7 +144,9 @@ def random_splits(examples: list[Example], test_fraction: float, valid_fraction:
     return splits
 
 
-def given_splits(examples: list[Example], valid_fraction: float, seed: int) -> tuple[list[str], str]:
+def given_splits(
+    examples: list[Example], valid_fraction: float, seed: int, overlap: Sequence[int] | None = None
+) -> tuple[list[str], str]:
     """The inputs' own splits; without a given validation split, ``valid_fraction`` of train becomes one.
 
     The test split is never touched (it is the benchmark's); a validation split carved from train
@@ -147,7 +156,8 @@ def given_splits(examples: list[Example], valid_fraction: float, seed: int) -> t
     if "valid" in splits or valid_fraction <= 0:
         return splits, "splits given by the inputs"
     train = [i for i, s in enumerate(splits) if s == "train"]
-    carved = random_splits([examples[i] for i in train], 0.0, valid_fraction, seed)
+    carved = random_splits([examples[i] for i in train], 0.0, valid_fraction, seed,
+                           [overlap[i] for i in train] if overlap is not None else None)
     for index, split in zip(train, carved):
         splits[index] = split
     n_valid = carved.count("valid")
