@@ -344,3 +344,18 @@ def test_galaxy_train_tool_offers_every_architecture():
     tool = ET.parse(Path(__file__).resolve().parents[2] / "galaxy" / "tools" / "genofm" / "genofm_train.xml")
     select = tool.find(".//when[@value='cnn']/param[@name='architecture']")
     assert tuple(o.get("value") for o in select.findall("option")) == ARCHITECTURES
+
+
+def test_grad_clip_option_reaches_the_loop(monkeypatch):
+    from genofm.finetune import cnn as cnn_module
+
+    seen = []
+    real_fit = cnn_module.fit
+    monkeypatch.setattr(cnn_module, "fit", lambda *args, **kwargs: seen.append(args[7]) or real_fit(*args, **kwargs))
+    frame = position_frame(10, length=40, seed=5)
+    train, valid = frame[frame["split"] == "train"], frame[frame["split"] != "train"]
+    tuner = new_finetuner("cnn", None, {"channels": "8", "hidden": "8", "grad_clip": "0.5"}, _tiny_options())
+    tuner.fit(train, valid, CLASSES)
+    assert seen[0].grad_clip == 0.5
+    with pytest.raises(GenofmError, match="grad_clip=-1"):
+        new_finetuner("cnn", None, {"grad_clip": "-1"}, FinetuneOptions())

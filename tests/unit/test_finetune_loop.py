@@ -78,6 +78,23 @@ def test_loop_learns_logs_and_restores_the_best_epoch():
         restored = float(nn.functional.cross_entropy(trainee.module(torch.from_numpy(Xv)), torch.from_numpy(yv),
                                                      weight=torch.tensor(log["class_weight"], dtype=torch.float32)))
     assert restored == pytest.approx(log["best_valid_loss"], rel=1e-5)  # the best epoch's weights are back
+    assert log["constant_predictions"] is False
+
+
+def test_a_model_that_predicts_a_constant_is_flagged(caplog):
+    """A run that collapsed (every validation row gets the same probabilities) is saved, but says so."""
+    X, y = _toy(0)
+    Xv, yv = _toy(1, 32)
+    torch.manual_seed(0)
+    net = nn.Linear(2, 2)
+    dead = lambda x: net(torch.zeros_like(x))  # noqa: E731 - the input never reaches the output, like dead ReLUs
+    x, xv = torch.from_numpy(X), torch.from_numpy(Xv)
+    trainee = Trainee(module=net, param_groups=[{"params": list(net.parameters()), "lr": 0.1}],
+                      batch_logits=lambda rows, rng: dead(x[rows]), valid_logits=lambda: dead(xv))
+    with caplog.at_level("WARNING", logger="genofm.finetune"):
+        log = fit(trainee, y, yv, 2, FinetuneOptions(epochs=3, batch_size=16, device="cpu"), torch.device("cpu"), "fp32", name="toy")
+    assert log["constant_predictions"] is True
+    assert "toy: the kept weights (epoch" in caplog.text and "learned nothing" in caplog.text
 
 
 def test_early_stopping_and_step_cap():

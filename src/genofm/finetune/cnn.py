@@ -78,6 +78,7 @@ class CNNOptions(BackboneOptions):
     hidden: int = option(128, "units of the hidden fully connected layer")
     dropout: float = option(0.3, "dropout before and after the hidden layer")
     weight_decay: float = option(0.01, "AdamW weight decay (weight matrices only)")
+    grad_clip: float = option(0.0, "gradient-norm clipping (0 = off); 1 steadies a run whose first epoch blows up and leaves a constant model")
     schedule: str = option("constant", "learning-rate decay: constant, linear or cosine")
     warmup: float = option(0.0, "share of the optimiser steps spent warming the learning rate up")
     shift: int = option(0, "train each sequence shifted by a random 0..N bp left or right each epoch (N-padded; jitter against overfitting to exact offsets); 0 = off")
@@ -101,7 +102,9 @@ class CNNOptions(BackboneOptions):
             raise GenofmError(f"cnn option shift={self.shift} must be 0 (off) or a number of bp")
         if not 0.0 <= self.dropout < 1.0:
             raise GenofmError(f"cnn option dropout={self.dropout} must be in [0, 1)")
-        Recipe(self.weight_decay, 0.0, self.schedule, self.warmup)  # validates schedule and warm-up
+        if self.grad_clip < 0:
+            raise GenofmError(f"cnn option grad_clip={self.grad_clip} must be 0 (off) or a positive gradient norm")
+        Recipe(self.weight_decay, self.grad_clip, self.schedule, self.warmup)  # validates schedule and warm-up
         return self
 
 
@@ -277,7 +280,7 @@ class CNNTrainer:
             batch_logits=batch_logits,
             valid_logits=(lambda: self._logits(valid_codes)) if valid_codes is not None else None,
         )
-        recipe = Recipe(weight_decay=opts.weight_decay, schedule=opts.schedule, warmup=opts.warmup)
+        recipe = Recipe(weight_decay=opts.weight_decay, grad_clip=opts.grad_clip, schedule=opts.schedule, warmup=opts.warmup)
         training_log = fit(trainee, y_train, y_valid, len(self.classes), self.options, self.device, self.precision, recipe, name="cnn")
         return {**training_log, "architecture": opts.architecture, "length": self.length}
 

@@ -12,6 +12,9 @@ the validation split - and the loop owns everything else, so all of them train a
 * cross-entropy weighted by :func:`class_weights`, the same "balanced" formula the heads use;
 * early stopping on the validation loss (``patience`` epochs without improvement), restoring the
   best epoch's weights; without validation rows it trains all epochs and keeps the best train loss;
+* a warning (and ``constant_predictions`` in the log) when the kept weights give every validation
+  row the same probabilities: a run that diverged or stalled (dead units after a blown-up first
+  epoch) would otherwise be saved and scored as if it were a model;
 * one training-log format (:func:`fit` returns it; ``genofm-train`` stores it in model.json).
 """
 
@@ -40,6 +43,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("genofm.finetune")
 
 SCHEDULES = ("linear", "cosine", "constant")
+#: largest spread of a class probability over the validation rows below which a model predicts a constant
+CONSTANT_SPREAD = 1e-3
 
 
 @dataclasses.dataclass
@@ -179,6 +184,7 @@ def fit(
     started = time.time()
     history: list[dict[str, Any]] = []
     best_loss, best_epoch, best_state, stale, step, stopped_early = math.inf, 0, None, 0, 0, False
+    spread, best_spread = None, None  # largest spread of a class probability over the validation rows
     for epoch in range(1, options.epochs + 1):
         train_mode()
         order = rng.permutation(n_train)
@@ -217,13 +223,15 @@ def fit(
             with torch.no_grad():
                 logits = trainee.valid_logits().float().cpu()
             valid_loss = float(F.cross_entropy(logits, torch.from_numpy(y_valid), weight=weight_cpu))
+            probabilities = torch.softmax(logits, dim=1)
+            spread = float((probabilities.amax(0) - probabilities.amin(0)).max())
         history.append({"epoch": epoch, "steps": step, "train_loss": train_loss, "valid_loss": valid_loss,
                         "learning_rate": float(scheduler.get_last_lr()[0]), "seconds": round(time.time() - started, 3)})
         log.info("%s: epoch %d train loss %s, valid loss %s", name, epoch,
                  "n/a" if train_loss is None else f"{train_loss:.4f}", "n/a" if valid_loss is None else f"{valid_loss:.4f}")
         monitored = valid_loss if has_valid else train_loss
         if monitored is not None and monitored < best_loss - 1e-6:
-            best_loss, best_epoch, stale = monitored, epoch, 0
+            best_loss, best_epoch, stale, best_spread = monitored, epoch, 0, spread
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in snapshot().items()}
         else:
             stale += 1
@@ -235,6 +243,11 @@ def fit(
     if best_state is not None:
         restore(best_state)
     module.eval()
+    constant = best_spread is not None and best_spread < CONSTANT_SPREAD
+    if constant:
+        log.warning("%s: the kept weights (epoch %d) give every validation row the same probabilities (spread %.1e): the "
+                    "run learned nothing (diverged or stalled); try another --seed, a lower --learning-rate or "
+                    "for the cnn, gradient clipping (-O grad_clip=1)", name, best_epoch, best_spread)
     return {
         "model": name,
         "history": history,
@@ -245,6 +258,7 @@ def fit(
         "epochs_run": len(history),
         "steps": step,
         "stopped_early": stopped_early,
+        "constant_predictions": constant,
         "class_weight": [float(w) for w in weight],
         "trainable_parameters": int(sum(p.numel() for p in trainable)),
         "total_parameters": int(sum(p.numel() for p in module.parameters())),
