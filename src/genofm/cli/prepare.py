@@ -69,9 +69,9 @@ def main_command(
     drop_leaking: Annotated[bool, typer.Option("--drop-leaking/--keep-leaking", help="With given splits: drop rows whose sequence (either strand) already sits in an earlier split "
         "(train, then valid, then test), or overlaps one (see --overlap-bp). Default: keep the benchmark as published; the leakage is measured "
         "and reported in the summary either way. Chromosome and random splits always drop copies (either strand).")] = False,
-    overlap_bp: Annotated[int, typer.Option("--overlap-bp", help=f"Sequences sharing an exact stretch of at least this many bases (either strand; shifted windows "
+    overlap_bp: Annotated[int, typer.Option("--overlap-bp", help="Sequences sharing an exact stretch of at least this many bases (either strand; shifted windows "
         "of one region) overlap: random splits keep them in one split, and overlaps across any splits are counted in the "
-        "summary's leakage. Found by {KMER}-mer minimizers (a shorter shared stretch of {KMER}+ bp may count too; {KMER}-mers "
+        f"summary's leakage. Found by {KMER}-mer minimizers (a shorter shared stretch of {KMER}+ bp may count too; {KMER}-mers "
         f"in more than {REPEAT_SEQUENCES} sequences are repeats and link nothing). 0 = only identical sequences.", min=0)] = DEFAULT_MIN_OVERLAP,
     test_cells: Annotated[str, typer.Option("--test-cells", help="Comma-separated cell types held out for the test split (cell mode).")] = "",
     tracks: Annotated[Optional[Path], typer.Option("--tracks", help="Tracks sheet (CSV/TSV: name, cell_type, assay, file[, kind]) of epigenomic tracks: bigWig or "

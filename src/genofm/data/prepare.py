@@ -29,10 +29,10 @@ from genofm.data.dedup import drop_cross_split_pairs, drop_exact_duplicates, mea
 from genofm.data.extract import examples_from_intervals
 from genofm.data.fasta import compile_label_regex, read_fasta
 from genofm.data.genome import Genome
-from genofm.data.overlaps import DEFAULT_MIN_OVERLAP, check_min_overlap, overlap_groups
 from genofm.data.inputs import InputSpec, parse_input, sha256
 from genofm.data.intervals import read_bed, read_gtf
 from genofm.data.labels import check_label
+from genofm.data.overlaps import DEFAULT_MIN_OVERLAP, check_min_overlap, overlap_groups
 from genofm.data.records import Example
 from genofm.data.splits import cell_splits, check_splits, chrom_splits, given_splits, random_splits, resolve_mode
 from genofm.data.tables import read_table
