@@ -26,6 +26,7 @@ from scipy.sparse.csgraph import connected_components
 
 from genofm.data.dedup import canonical
 from genofm.errors import GenofmError
+from genofm.sequence import encode
 
 #: k-mer length of the index (2 bits a base: one 64-bit code)
 KMER = 32
@@ -36,10 +37,6 @@ REPEAT_SEQUENCES = 50
 #: bases encoded at a time (bounds the index's temporary arrays to a few hundred MB)
 CHUNK_BASES = 1 << 22
 
-_CODES = np.full(256, 4, dtype=np.uint8)
-for _code, _base in enumerate("ACGT"):
-    _CODES[ord(_base)] = _code
-    _CODES[ord(_base.lower())] = _code
 _MISSING = np.iinfo(np.uint64).max
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd, so the hash is a bijection of the 64-bit codes
 
@@ -87,18 +84,14 @@ def _overlap_edges(sequences: list[str], window: int) -> tuple[np.ndarray, np.nd
     flanks are held by a share of its copies, too many to be overlaps).
     """
     chosen, _ = _unique_pairs(*_collect(sequences, lambda hashed: _minimizer_positions(hashed, window)))
-    starts = _starts(chosen)
-    candidates = chosen[starts[np.diff(np.append(starts, len(chosen))) > 1]]
+    candidates = _held_by_more_than(chosen, 1)
     if not len(candidates):
         return np.empty(0, np.int64), np.empty(0, np.int64)
     hashes, owners = _unique_pairs(*_collect(sequences, lambda hashed: np.flatnonzero(np.isin(hashed, candidates))))
-    starts = _starts(hashes)
-    repeats = hashes[starts[np.diff(np.append(starts, len(hashes))) > REPEAT_SEQUENCES]]
-    if len(repeats):
+    repeats = _held_by_more_than(hashes, REPEAT_SEQUENCES)
+    if len(repeats):  # without them every hash left is held by at most REPEAT_SEQUENCES sequences
         hashes, owners = _unique_pairs(*_collect(sequences, lambda hashed: _clear_of_repeats(hashed, candidates, repeats)))
-    sizes = np.diff(np.append(_starts(hashes), len(hashes)))
-    held_by = np.repeat(sizes, sizes)  # per row: how many sequences hold its hash
-    linked = (hashes[1:] == hashes[:-1]) & (held_by[1:] <= REPEAT_SEQUENCES)
+    linked = hashes[1:] == hashes[:-1]
     return owners[:-1][linked], owners[1:][linked]
 
 
@@ -131,7 +124,7 @@ def _collect(sequences: list[str], pick) -> tuple[np.ndarray, np.ndarray]:
 def _kmer_hashes(sequences: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Hash of the canonical 32-mer starting at every position (``_MISSING`` where it holds an N), and its sequence."""
     # one buffer, sequences separated by an N, so no 32-mer spans two of them
-    bases = _CODES[np.frombuffer("N".join(sequences).encode("ascii", "replace"), dtype=np.uint8)]
+    bases = encode("N".join(sequences))
     owner = np.repeat(np.arange(len(sequences)), [len(s) + 1 for s in sequences])[: len(bases)]
     count = len(bases) - KMER + 1
     if count < 1:
@@ -178,8 +171,9 @@ def _unique_pairs(hashes: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, n
     return hashes[distinct], owners[distinct]
 
 
-def _starts(sorted_hashes: np.ndarray) -> np.ndarray:
-    """Index of the first row of each run of equal hashes."""
+def _held_by_more_than(sorted_hashes: np.ndarray, count: int) -> np.ndarray:
+    """The hashes of distinct (hash, owner) rows, sorted, that more than ``count`` owners hold."""
     if not len(sorted_hashes):
-        return np.empty(0, np.int64)
-    return np.flatnonzero(np.concatenate([[True], sorted_hashes[1:] != sorted_hashes[:-1]]))
+        return sorted_hashes
+    starts = np.flatnonzero(np.concatenate([[True], sorted_hashes[1:] != sorted_hashes[:-1]]))
+    return sorted_hashes[starts[np.diff(np.append(starts, len(sorted_hashes))) > count]]
