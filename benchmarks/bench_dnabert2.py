@@ -32,7 +32,8 @@ import torch
 from torch import nn
 
 from genofm.backbones.dnabert2_model import DNABERT2Config, DNABERT2Model
-from roofline import best_times, describe, load_average, matmul_peak
+from genofm.heap import keep_freed_memory
+from roofline import best_times, describe, load_average, machine_peak
 
 
 # --- the reference: the official unpadding scheme --------------------------------------------------
@@ -117,6 +118,7 @@ def main(argv=None) -> None:
     parser.add_argument("--size", choices=("full", "tiny"), default="full", help="published 117M size, or a tiny model (smoke test)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
+    keep_freed_memory()  # as the genofm tools do (genofm.cli.common.run_app)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -126,9 +128,9 @@ def main(argv=None) -> None:
         if isinstance(module, (nn.Linear, nn.Embedding)):
             nn.init.normal_(module.weight, std=0.02)
     state = {k: v.detach() for k, v in model.state_dict().items()}
-    peak = matmul_peak("cpu")
+    peak = machine_peak("cpu")
     print(f"# DNABERT-2 {args.size} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters, random init), "
-          f"threads={torch.get_num_threads()}; peak {peak} (fp32 2048^3 matmul, same run); {load_average()}")
+          f"threads={torch.get_num_threads()}; peak {peak}, same run; {load_average()}")
     rng = np.random.default_rng(0)
     padded_lengths = rng.integers(args.min_tokens, args.tokens + 1, args.rows)
     padded_lengths[0] = args.tokens

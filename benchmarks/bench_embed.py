@@ -62,7 +62,9 @@ def worker(args: argparse.Namespace) -> None:
     import torch
 
     from genofm.backbones import backbone_class
+    from genofm.heap import keep_freed_memory
 
+    keep_freed_memory()  # as the genofm tools do (genofm.cli.common.run_app)
     if args.threads:
         torch.set_num_threads(args.threads)
     sequences = random_sequences(args.size, args.length)

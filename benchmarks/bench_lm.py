@@ -31,6 +31,7 @@ import torch
 
 from genofm.backbones import backbone_class
 from genofm.backbones.lm_common import make_rows, padding_fraction, plan_batches
+from genofm.heap import keep_freed_memory
 from genofm.testing.tiny_lm import write_model
 
 
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
     args = parser.parse_args(argv)
+    keep_freed_memory()  # as the genofm tools do (genofm.cli.common.run_app)
     if args.threads:
         torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)

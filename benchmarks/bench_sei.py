@@ -43,7 +43,8 @@ from genofm.backbones.sei import SeiBackbone, SeiOptions
 from genofm.backbones.sei_fastpath import BLOCKS, PaddedTrunk, _Pool
 from genofm.backbones.sei_model import Sei
 from genofm.device import autocast
-from roofline import conv1d_flops, describe, load_average, matmul_peak
+from genofm.heap import keep_freed_memory
+from roofline import conv1d_flops, describe, load_average, machine_peak
 
 
 # --- the reference ---------------------------------------------------------------------------------
@@ -306,6 +307,7 @@ def main(argv=None) -> None:
     parser.add_argument("--load-test", action="store_true", help="also measure peak RSS of loading a full-size checkpoint")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
+    keep_freed_memory()  # as the genofm tools do (genofm.cli.common.run_app)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -351,8 +353,8 @@ def run_workloads(args, workloads: dict, classifier: bool, output: str, device, 
     rss_model = peak_rss_gb()
     print(f"# full-size Sei, random init, classifier={'yes' if classifier else 'no'}, device={device}, "
           f"threads={torch.get_num_threads()}, built in {time.perf_counter() - began:.1f} s, weights RSS {rss_model - rss0:.2f} GB")
-    peak = matmul_peak(device)
-    print(f"# peak: {peak} (fp32 2048^3 matmul, same process); {load_average()}")
+    peak = machine_peak(device)
+    print(f"# peak: {peak}, same process; {load_average()}")
     results["peak_flops"] = dataclasses.asdict(peak)
     precisions = ["fp32"] + (["bf16"] if device.type == "cuda" else [])
     for name, seqs in workloads.items():

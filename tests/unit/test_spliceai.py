@@ -288,15 +288,17 @@ def _direct_and_float64(x, weight, bias, dilation, padding):
 @pytest.mark.parametrize(
     "kernel,dilation,width,padding,batch",
     [
-        (41, 25, 1013, 500, 2),  # 'same' padding at both ends, one block per phase, length not a multiple of d
-        (41, 25, 6007, 0, 1),  # no padding (the window-cut case): one chunk
+        (41, 25, 1013, 500, 2),  # 'same' padding at both ends, length not a multiple of d
+        (41, 25, 6007, 0, 1),  # no padding (the window-cut case)
         (41, 25, 2600, 137, 3),  # padding narrower than the radius
         (21, 10, 4409, 100, 2),  # several blocks per phase in one chunk, padded whole
         (21, 10, 2205, 0, 1),
     ],
 )
-def test_fft_convolution_equals_the_direct_one(kernel, dilation, width, padding, batch):
-    """Same output as oneDNN's direct convolution, both within float32 rounding of a float64 run.
+def test_fft_convolution_equals_the_direct_one(monkeypatch, kernel, dilation, width, padding, batch):
+    """Same output as oneDNN's direct convolution, both within float32 rounding of a float64 run,
+    with each phase transformed whole (the length ``fft_length`` picks for these windows) and in
+    overlap-save blocks of every blocked length.
 
     Inputs ~N(0, 1), weights ~N(0, 0.05^2): outputs are O(1), and float32 rounding of either
     method stays below ~1e-5 absolute (measured: direct up to 9e-6 at 41 taps, FFT ~2e-6); a
@@ -304,36 +306,67 @@ def test_fft_convolution_equals_the_direct_one(kernel, dilation, width, padding,
     chunk, padded whole.
     """
     from genofm.backbones import spliceai_model
-    from genofm.backbones.spliceai_model import SpectrumCache, fft_conv, fft_length
+    from genofm.backbones.spliceai_model import SpectrumCache, fft_conv, fft_length, smooth_length
 
     gen = torch.Generator().manual_seed(kernel + width)
     weight = torch.randn(32, 32, kernel, generator=gen) * 0.05
     bias = torch.randn(32, generator=gen)
     x = torch.randn(batch, 32, 1, width, generator=gen).contiguous(memory_format=torch.channels_last)
     out_len = width + 2 * padding - dilation * (kernel - 1)
-    n = fft_length(kernel, dilation, out_len)
-    assert n is not None  # these shapes take the FFT path
-    step = n - kernel + 1
-    blocks = -(-(-(-out_len // dilation)) // step)
-    per_chunk = max(1, spliceai_model.FFT_CHUNK_ELEMENTS // (dilation * 32 * n))
-    assert spliceai_model._chunks(blocks, per_chunk, step * dilation, (kernel - 1) * dilation, padding, width) == [(0, blocks)]
-    fft = fft_conv(x, SpectrumCache().get(weight, n), bias, kernel, dilation, padding, n)
+    phase_in = -(-out_len // dilation) + kernel - 1
+    whole = smooth_length(phase_in)
+    assert fft_length(kernel, dilation, out_len) == (whole if kernel == 41 else None)  # 21 taps: direct
     direct, exact = _direct_and_float64(x, weight, bias, dilation, padding)
-    assert fft.shape == direct.shape == (batch, 32, 1, out_len)
+    whole_calls = []
+    real_whole = spliceai_model._fft_conv_whole_phases
+    monkeypatch.setattr(spliceai_model, "_fft_conv_whole_phases", lambda *a: whole_calls.append(a[6]) or real_whole(*a))
+    for n in (whole, *spliceai_model.FFT_SIZES):
+        step = n - kernel + 1
+        if step < kernel:
+            continue
+        if n < phase_in:
+            blocks = -(-(-(-out_len // dilation)) // step)
+            per_chunk = max(1, spliceai_model.FFT_CHUNK_ELEMENTS // (dilation * 32 * n))
+            assert spliceai_model._chunks(blocks, per_chunk, step * dilation, (kernel - 1) * dilation, padding, width) == [(0, blocks)]
+        fft = fft_conv(x, SpectrumCache().get(weight, n), bias, kernel, dilation, padding, n)
+        assert fft.shape == direct.shape == (batch, 32, 1, out_len)
+        assert (fft.double() - exact).abs().max().item() < 1e-5
+        torch.testing.assert_close(fft, direct, atol=2e-5, rtol=0)
+    assert whole in whole_calls  # each phase in one transform
+    assert all(n >= phase_in for n in whole_calls)
+
+
+@pytest.mark.parametrize("batch,per_chunk", [(3, 1), (5, 2)])
+def test_whole_phase_fft_in_chunks_of_sequences_equals_the_direct_one(monkeypatch, batch, per_chunk):
+    """Sequences whose phases are transformed whole share each transform and product in chunks of
+    at most FFT_CHUNK_ELEMENTS values (here one and two sequences per chunk), each sequence's rows
+    kept apart; padded with a constant, as the windows are."""
+    from genofm.backbones import spliceai_model
+    from genofm.backbones.spliceai_model import SpectrumCache, _conv, fft_conv, smooth_length
+
+    kernel, dilation, width, padding = 41, 25, 3013, 260
+    gen = torch.Generator().manual_seed(batch)
+    weight = torch.randn(32, 32, kernel, generator=gen) * 0.05
+    bias = torch.randn(32, generator=gen)
+    fill = torch.randn(32, generator=gen, dtype=torch.float64)
+    x = torch.randn(batch, 32, 1, width, generator=gen).contiguous(memory_format=torch.channels_last)
+    out_len = width + 2 * padding - dilation * (kernel - 1)
+    n = smooth_length(-(-out_len // dilation) + kernel - 1)
+    monkeypatch.setattr(spliceai_model, "FFT_CHUNK_ELEMENTS", per_chunk * dilation * 32 * n + 1)
+    edge = fill.view(1, 32, 1, 1).expand(batch, 32, 1, padding)
+    exact = _conv(torch.cat([edge, x.double(), edge], dim=-1), weight.double(), bias.double(), dilation=dilation)
+    fft = fft_conv(x, SpectrumCache().get(weight, n), bias, kernel, dilation, padding, n, fill)
+    assert fft.shape == exact.shape
     assert (fft.double() - exact).abs().max().item() < 1e-5
-    torch.testing.assert_close(fft, direct, atol=2e-5, rtol=0)
-    for other in (64, 128, 256, 512):  # every length the rule may pick computes the same thing
-        if other - kernel + 1 >= kernel:
-            again = fft_conv(x, SpectrumCache().get(weight, other), bias, kernel, dilation, padding, other)
-            torch.testing.assert_close(again, direct, atol=2e-5, rtol=0)
 
 
 @pytest.mark.parametrize("kernel,dilation,width,padding", [(41, 1, 5000, 0), (21, 2, 4409, 20), (41, 2, 3001, 37)])
 def test_fft_convolution_in_many_small_chunks_equals_the_direct_one(monkeypatch, kernel, dilation, width, padding):
     """SpliceAI's windows fit one chunk per sequence; inputs longer than FFT_CHUNK_ELEMENTS (here made
-    small) go in several, and the blocks that read the padding in chunks of their own."""
+    small) go in several, and the blocks that read the padding in chunks of their own (blocks of 128:
+    the lengths for phases longer than WHOLE_PHASE_MAX)."""
     from genofm.backbones import spliceai_model
-    from genofm.backbones.spliceai_model import SpectrumCache, _chunks, fft_conv, fft_length
+    from genofm.backbones.spliceai_model import SpectrumCache, _chunks, fft_conv
 
     monkeypatch.setattr(spliceai_model, "FFT_CHUNK_ELEMENTS", 1 << 14)
     gen = torch.Generator().manual_seed(kernel * width)
@@ -341,7 +374,8 @@ def test_fft_convolution_in_many_small_chunks_equals_the_direct_one(monkeypatch,
     bias = torch.randn(32, generator=gen)
     x = torch.randn(1, 32, 1, width, generator=gen).contiguous(memory_format=torch.channels_last)
     out_len = width + 2 * padding - dilation * (kernel - 1)
-    n = fft_length(kernel, dilation, out_len)
+    n = 128
+    assert -(-out_len // dilation) + kernel - 1 > n  # blocks, not whole phases
     step = n - kernel + 1
     blocks = -(-(-(-out_len // dilation)) // step)
     per_chunk = max(1, (1 << 14) // (dilation * 32 * n))
@@ -357,12 +391,13 @@ def test_fft_convolution_in_many_small_chunks_equals_the_direct_one(monkeypatch,
 
 @pytest.mark.parametrize(
     "kernel,dilation,width,padding,small_chunks",
-    [(11, 4, 300, 20, False), (41, 25, 1013, 500, False), (21, 10, 4409, 100, False), (21, 2, 4409, 20, True)],
+    [(11, 4, 300, 20, False), (41, 25, 1013, 500, False), (21, 10, 4409, 100, False), (41, 1, 6000, 20, True)],
 )
 def test_convolutions_pad_with_the_given_constant(monkeypatch, kernel, dilation, width, padding, small_chunks):
-    """The fast path pads a window with the layer's constant beyond it, not with zeros: direct (11 taps)
-    and FFT (one chunk, or many small ones with separately padded ends) equal a float64 convolution of
-    the input with constant columns concatenated on both sides."""
+    """The fast path pads a window with the layer's constant beyond it, not with zeros: direct (11 and
+    21 taps) and FFT (whole phases; or, for phases longer than WHOLE_PHASE_MAX, blocks in many small
+    chunks with separately padded ends) equal a float64 convolution of the input with constant
+    columns concatenated on both sides."""
     from genofm.backbones import spliceai_model
     from genofm.backbones.spliceai_model import SpectrumCache, _conv, _dilated_conv
 
@@ -379,7 +414,7 @@ def test_convolutions_pad_with_the_given_constant(monkeypatch, kernel, dilation,
     real_fft_conv = spliceai_model.fft_conv
     monkeypatch.setattr(spliceai_model, "fft_conv", lambda *a: calls.append(a[3]) or real_fft_conv(*a))
     out = _dilated_conv(x, weight, bias, dilation, padding, SpectrumCache(), fill=fill)
-    assert calls == ([] if kernel == 11 else [kernel])
+    assert calls == ([kernel] if kernel == 41 else [])
     assert out.shape == exact.shape
     assert (out.double() - exact).abs().max().item() < 1e-5
 
@@ -416,9 +451,23 @@ def test_fft_is_chosen_only_for_the_long_dilated_units():
     from genofm.backbones.spliceai_model import fft_length
 
     assert fft_length(11, 4, 20000) is None  # slower than direct at every length measured
-    assert fft_length(21, 10, 1999) is None and fft_length(21, 10, 2000) is not None
-    assert fft_length(41, 25, 999) is None and fft_length(41, 25, 1000) == 128
-    assert fft_length(41, 25, 5100) == 256  # one block of 216 outputs per phase covers 204
+    assert fft_length(21, 10, 20000) is None  # 1.05-1.5x slower than direct on the AVX-512 machine
+    assert fft_length(41, 25, 999) is None and fft_length(41, 25, 1000) == 80  # 40 outputs + 40 taps per phase
+    assert fft_length(41, 25, 12000) == 540  # 480 + 40 inputs per phase, in one transform
+    assert fft_length(41, 25, 200000) == 512  # 8,040 per phase: 17 blocks of 472 outputs
+
+
+def test_smooth_length_is_the_smallest_5_smooth_number_not_below():
+    from genofm.backbones.spliceai_model import smooth_length
+
+    def smooth(v):
+        for p in (2, 3, 5):
+            while v % p == 0:
+                v //= p
+        return v == 1
+
+    for minimum in range(1, 3000):
+        assert smooth_length(minimum) == next(v for v in range(minimum, 2 * minimum + 1) if smooth(v))
 
 
 def test_spectrum_cache_follows_the_weights():
@@ -432,6 +481,20 @@ def test_spectrum_cache_follows_the_weights():
     torch.testing.assert_close(first, torch.fft.rfft(weight.double(), n=16).conj().permute(2, 1, 0).to(torch.complex64))
     weight[0, 0, 0] += 1.0
     assert not torch.equal(cache.get(weight, 16), first)
+
+
+def test_spectrum_cache_keeps_the_most_recently_used_lengths():
+    """Whole-phase lengths follow the window, so a run over many batch lengths must not keep a spectrum per length."""
+    from genofm.backbones.spliceai_model import SpectrumCache
+
+    cache = SpectrumCache()
+    weight = torch.randn(4, 3, 5)
+    first = cache.get(weight, 16)
+    for n in (18, 20, 24):
+        cache.get(weight, n)
+    assert cache.get(weight, 16) is first  # 4 lengths held; using 16 again makes it the newest
+    cache.get(weight, 25)  # evicts 18, the least recently used
+    assert sorted(n for n, _ in cache._entries) == [16, 20, 24, 25]
 
 
 def test_fast_path_with_fft_units_equals_full_length(monkeypatch):
@@ -451,7 +514,7 @@ def test_fast_path_with_fft_units_equals_full_length(monkeypatch):
             full = net.forward_full(torch.nn.functional.pad(x, (net.crop, net.crop)))
         for a, b in zip(fast, full):
             torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-5)
-    assert {21, 41} <= set(calls)
+    assert set(calls) == {41}
     calls.clear()
     net.use_fft = False  # the benchmark's all-direct forward
     with torch.inference_mode():

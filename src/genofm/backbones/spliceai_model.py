@@ -347,32 +347,62 @@ def _add_window(y: torch.Tensor, h: torch.Tensor, h_const: torch.Tensor, have: i
     return y
 
 
-#: FFT lengths a block may use (powers of two: the measured ones)
+#: FFT lengths a block may use when a phase is too long for one transform (powers of two: the measured ones)
 FFT_SIZES: tuple[int, ...] = (64, 128, 256, 512)
-#: float32 elements of one sequence's input that one FFT chunk transforms at a time (8 MB: one
-#: chunk for a whole SpliceAI window up to ~60 kb). Chunks of 512 KB (kept in the 2 MB L2 cache)
-#: cut the per-frequency complex products to 10-30 rows, which MKL ran at about half the rate of
-#: 150 rows; the whole forward at 10 kb was 4-7% faster with one chunk in interleaved runs
+#: float32 elements of one FFT chunk: the blocks of one sequence transformed at a time, or the
+#: sequences whose phases are transformed whole together (8 MB: one chunk for a whole SpliceAI
+#: window up to ~60 kb). Chunks of 512 KB (kept in the 2 MB L2 cache) cut the per-frequency complex
+#: products to 10-30 rows, which MKL ran at about half the rate of 150 rows; the whole forward at
+#: 10 kb was 4-7% faster with one chunk in interleaved runs
 FFT_CHUNK_ELEMENTS = 1 << 21
+#: the fewest taps and outputs for which ``fft_length`` picks the FFT (see there)
+FFT_MIN_TAPS, FFT_MIN_OUTPUTS = 41, 1000
+#: the longest phase (inputs per dilation phase) transformed whole, in one block
+WHOLE_PHASE_MAX = 4096
 
 
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def smooth_length(minimum: int) -> int:
+    """The smallest 2^a 3^b 5^c >= ``minimum``: a length MKL transforms with its fast radices."""
+    best, power2 = None, 1
+    while True:
+        power3 = power2
+        while True:
+            power5 = power3
+            while power5 < minimum:
+                power5 *= 5
+            best = power5 if best is None else min(best, power5)
+            if power3 >= minimum:
+                break
+            power3 *= 3
+        if power2 >= minimum:
+            return best
+        power2 *= 2
+
+
 def fft_length(kernel_size: int, dilation: int, out_len: int) -> int | None:
     """FFT length for :func:`fft_conv` on this convolution, or None where the direct one is faster.
 
-    A fixed rule from measured crossovers on this machine (see ``benchmarks/bench_spliceai.py``),
-    not a run-time timing, so the same input always takes the same path: kernels of 41 taps over
-    at least 1,000 outputs and of 21 taps over at least 2,000 (SpliceAI's units with dilation 25
-    and 10); the 11-tap units stay direct (their FFT was 0.3-0.9x the direct convolution at every
-    length). The length is the one whose blocks cover each phase's ``out_len / dilation`` outputs
-    with the fewest transformed positions, the smaller length on a tie.
+    A fixed rule from measured crossovers, not a run-time timing, so the same input always takes
+    the same path: kernels of at least ``FFT_MIN_TAPS`` (41) taps over at least ``FFT_MIN_OUTPUTS``
+    (1,000) outputs, SpliceAI's dilation-25 units. On the 2-core AMD EPYC (AVX-512) machine of
+    2026-12-02, oneDNN ran the direct convolutions at 200-240 GFLOP/s, 2.4x the rate of MKL's
+    matrix products (~100 GFLOP/s), so the FFT's ~10x fewer operations at 41 taps made it 1.3-1.9x
+    faster than direct, while at 21 taps (dilation 10) it was 1.05-1.5x slower (both FFT layouts),
+    and at 11 taps 2.5-3x slower; an earlier Intel machine (MKL at 177, oneDNN at ~110 GFLOP/s)
+    also took the 21-tap units by FFT. Where each phase's inputs (``out_len / dilation`` outputs
+    plus ``K - 1``) fit ``WHOLE_PHASE_MAX``, the length is the smallest 5-smooth one that holds
+    them, so that each phase is one transform (:func:`smooth_length`); longer phases are cut into
+    blocks of the ``FFT_SIZES`` length with the fewest transformed positions, the smaller on a tie.
     """
-    if not ((kernel_size >= 41 and out_len >= 1000) or (kernel_size >= 21 and out_len >= 2000)):
+    if kernel_size < FFT_MIN_TAPS or out_len < FFT_MIN_OUTPUTS:
         return None
     per_phase = _ceil_div(out_len, dilation)
+    if per_phase + kernel_size - 1 <= WHOLE_PHASE_MAX:
+        return smooth_length(per_phase + kernel_size - 1)
     best = None
     for n in FFT_SIZES:
         step = n - kernel_size + 1
@@ -408,7 +438,12 @@ class SpectrumCache:
     The fast path folds BatchNorm into conv1's weights on every call, so the cache keeps the
     weights it transformed and recomputes when they differ (a comparison of C x C x K values,
     far cheaper than the transform). Spectra are computed in float64 and stored as complex64.
+    A whole-phase length follows the window (:func:`fft_length`), so batches of other lengths ask
+    for other lengths: the ``SPECTRUM_LENGTHS`` most recently used are kept (a 41-tap spectrum
+    of length 640 is 2.6 MB; a miss costs one float64 transform of the C x C taps, ~1 ms).
     """
+
+    SPECTRUM_LENGTHS = 4
 
     def __init__(self):
         self._entries: dict[tuple[int, torch.device], tuple[torch.Tensor, torch.Tensor]] = {}
@@ -416,11 +451,13 @@ class SpectrumCache:
     def get(self, weight: torch.Tensor, n: int) -> torch.Tensor:
         """(n/2 + 1, C_in, C_out) spectrum of ``weight`` (C_out, C_in, K), conjugated for correlation."""
         key = (n, weight.device)
-        entry = self._entries.get(key)
+        entry = self._entries.pop(key, None)
         if entry is None or entry[0].shape != weight.shape or not torch.equal(entry[0], weight):
             spectrum = torch.fft.rfft(weight.detach().double(), n=n, dim=-1).conj().permute(2, 1, 0)
             entry = (weight.detach().clone(), spectrum.to(torch.complex64).resolve_conj().contiguous())
-            self._entries[key] = entry
+        self._entries[key] = entry  # (re)inserted last: the dict's order is the order of use
+        while len(self._entries) > self.SPECTRUM_LENGTHS:
+            del self._entries[next(iter(self._entries))]
         return entry[1]
 
 
@@ -493,12 +530,17 @@ def fft_conv(
     the chunks at the two ends are padded (see :func:`_chunks`), with zeros or with ``fill`` (a
     C-vector) when given.
 
+    Where ``n`` holds a whole phase (``out_len / d`` outputs plus ``K - 1`` inputs), each phase is
+    one transform instead (:func:`_fft_conv_whole_phases`).
+
     ``x`` is (B, C, 1, W) channels-last; ``spectrum`` is (n/2 + 1, C_in, C_out) from
     :class:`SpectrumCache`. Returns (B, C_out, 1, W + 2 * padding - dilation * (K - 1)).
     """
     batch, channels, _, width = x.shape
     out_channels = spectrum.shape[-1]
     out_len = width + 2 * padding - dilation * (kernel_size - 1)
+    if _ceil_div(out_len, dilation) + kernel_size - 1 <= n:
+        return _fft_conv_whole_phases(x, spectrum, bias, kernel_size, dilation, padding, n, fill)
     step = n - kernel_size + 1
     blocks = _ceil_div(_ceil_div(out_len, dilation), step)  # blocks per phase
     per_chunk = max(1, FFT_CHUNK_ELEMENTS // (dilation * channels * n))
@@ -522,3 +564,54 @@ def fft_conv(
             target = out[b, first * step * dilation : (first + count) * step * dilation].view(count, step, dilation, out_channels)
             target.copy_(y[..., :step].permute(0, 3, 1, 2))
     return out[:, :out_len].transpose(1, 2).unsqueeze(2)
+
+
+def _fft_conv_whole_phases(
+    x: torch.Tensor,
+    spectrum: torch.Tensor,
+    bias: torch.Tensor,
+    kernel_size: int,
+    dilation: int,
+    padding: int,
+    n: int,
+    fill: torch.Tensor | None,
+) -> torch.Tensor:
+    """:func:`fft_conv` with each dilation phase transformed whole, in one block of ``n`` >= its inputs.
+
+    Channels-last rows of a window are a (Q, d * C) matrix (position ``q * d + p``, channel c), so
+    one 2D transpose makes every (phase, channel) row of Q inputs contiguous, and every other
+    layout change is a 2D transpose too, which PyTorch copies by cache-sized tiles (about 3x the
+    rate of the 3D permutations the blocked path needs): rows to (d * C, Q); their spectra
+    (d * C, F) to (F, d * C) for the per-frequency products (F, d, C_in) @ (F, C_in, C_out); the
+    products to (d * C_out, F) for the inverse transforms; and the (d * C_out, n) outputs back to
+    channels-last rows. The sequences of a chunk (at most ``FFT_CHUNK_ELEMENTS`` transformed
+    values) share each step, so each product has (sequences x d) rows. Zero padding to ``n`` at
+    the end of a phase reaches only outputs past the window (no wrap-around: ``n`` >= inputs).
+    One 41-tap convolution of a 10-kb window (one sequence, one thread, outputs 10-15 kb): 2.1-3.0
+    ms, against 2.1-3.2 ms in blocks of 128-512 and 3.6-5.3 ms direct (AMD EPYC, 2026-12-02).
+    """
+    batch, channels, _, width = x.shape
+    out_channels = spectrum.shape[-1]
+    out_len = width + 2 * padding - dilation * (kernel_size - 1)
+    phase_out = _ceil_div(out_len, dilation)
+    phase_in = phase_out + kernel_size - 1
+    rows = x.squeeze(2).transpose(1, 2)  # (B, W, C): channels-last memory, no copy
+    if padding or phase_in * dilation != width:
+        rows = _pad_rows(rows, padding, phase_in * dilation - width - padding, fill)
+    frequencies = n // 2 + 1
+    zero_frequency = bias.to(spectrum.real.dtype) * n  # a constant over the block: n times it at frequency 0
+    out = torch.empty(batch, n, dilation * out_channels, dtype=x.dtype, device=x.device)
+    per_chunk = max(1, FFT_CHUNK_ELEMENTS // (dilation * channels * n))
+    for first in range(0, batch, per_chunk):
+        count = min(per_chunk, batch - first)
+        phases = torch.empty(count, dilation * channels, phase_in, dtype=x.dtype, device=x.device)
+        for i in range(count):
+            phases[i].copy_(rows[first + i].reshape(phase_in, dilation * channels).t())
+        spectra_in = torch.fft.rfft(phases.view(-1, phase_in), n=n)  # (count * d * C, F)
+        mixed = torch.bmm(spectra_in.t().contiguous().view(frequencies, count * dilation, channels), spectrum)
+        mixed[0] += zero_frequency
+        y = torch.fft.irfft(mixed.view(frequencies, -1).t().contiguous(), n=n)  # (count * d * C_out, n)
+        for i in range(count):
+            out[first + i].copy_(y[i * dilation * out_channels : (i + 1) * dilation * out_channels].t())
+    return out[:, :phase_out].reshape(batch, phase_out * dilation, out_channels)[:, :out_len].transpose(1, 2).unsqueeze(2)
+

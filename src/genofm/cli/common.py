@@ -12,6 +12,7 @@ import typer
 
 from genofm import __version__
 from genofm.errors import GenofmError
+from genofm.heap import keep_freed_memory
 
 log = logging.getLogger("genofm")
 
@@ -108,7 +109,8 @@ def run_app(app, prog_name: str, error_name: str | None = None) -> Callable[[], 
     click exceptions whichever click typer uses), and operating-system errors on files. SIGTERM
     and SIGHUP stop the tool cleanly (temporaries removed) with status 128 + signal number.
     ``error_name`` (default ``prog_name``) prefixes error lines; the ``genofm`` umbrella uses it to
-    report errors under the tool's own name.
+    report errors under the tool's own name. Freed memory stays in the process heap
+    (:func:`genofm.heap.keep_freed_memory`).
     """
     name = error_name or prog_name
 
@@ -118,6 +120,7 @@ def run_app(app, prog_name: str, error_name: str | None = None) -> Callable[[], 
 
     def main() -> None:
         install_signal_handlers()
+        keep_freed_memory()  # one job per process: keep its peak rather than fault pages in again per batch
         click_errors = _click_exception_types()
         try:
             app(prog_name=prog_name, standalone_mode=False)
