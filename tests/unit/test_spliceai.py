@@ -391,7 +391,7 @@ def test_fft_convolution_in_many_small_chunks_equals_the_direct_one(monkeypatch,
 
 @pytest.mark.parametrize(
     "kernel,dilation,width,padding,small_chunks",
-    [(11, 4, 300, 20, False), (41, 25, 1013, 500, False), (21, 10, 4409, 100, False), (41, 1, 6000, 20, True)],
+    [(11, 4, 300, 20, False), (11, 4, 10, 30, False), (41, 25, 1013, 500, False), (21, 10, 4409, 100, False), (41, 1, 6000, 20, True)],
 )
 def test_convolutions_pad_with_the_given_constant(monkeypatch, kernel, dilation, width, padding, small_chunks):
     """The fast path pads a window with the layer's constant beyond it, not with zeros: direct (11 and
@@ -470,6 +470,38 @@ def test_smooth_length_is_the_smallest_5_smooth_number_not_below():
         assert smooth_length(minimum) == next(v for v in range(minimum, 2 * minimum + 1) if smooth(v))
 
 
+def test_whole_phase_plan_covers_the_41_tap_units_whose_windows_allow_it():
+    """Phase-major units: both convolutions transform whole phases; the last unit's last convolution
+    keeps only the sequence (short ones go direct), and nothing runs phase-major with gradients."""
+    net = SpliceAINet()
+    with torch.inference_mode():
+        short = net._whole_phase_plan(torch.zeros(1, 4, 100), 100)
+        long = net._whole_phase_plan(torch.zeros(2, 4, 10000), 10000)
+    assert [i for i, lengths in enumerate(short) if lengths] == [12, 13, 14]  # unit 16 ends at 100 outputs: direct
+    assert [i for i, lengths in enumerate(long) if lengths] == [12, 13, 14, 15]
+    assert long[12] == (576, 600)  # 13,000 and 14,000 outputs: 520 + 40 and 560 + 40 inputs per phase
+    net.use_fft = False
+    with torch.inference_mode():
+        assert not any(net._whole_phase_plan(torch.zeros(1, 4, 10000), 10000))
+    net.use_fft = True
+    assert not any(net._whole_phase_plan(torch.zeros(1, 4, 10000), 10000))  # gradients to the weights: direct
+
+
+@pytest.mark.parametrize("width,dilation", [(1000, 25), (1013, 25), (7, 4)])
+def test_phase_major_layout_round_trip(width, dilation):
+    from genofm.backbones.spliceai_model import _from_phases, _to_phases
+
+    x = torch.randn(2, 3, 1, width).contiguous(memory_format=torch.channels_last)
+    fill = torch.tensor([1.5, -2.0, 0.25], dtype=torch.float64)
+    phases = _to_phases(x, dilation, fill)
+    steps = -(-width // dilation)
+    assert phases.shape == (2, dilation, 3, steps)
+    flat = phases.permute(0, 2, 3, 1).reshape(2, 3, steps * dilation)  # position q * d + p
+    torch.testing.assert_close(flat[..., :width], x[:, :, 0], atol=0, rtol=0)
+    torch.testing.assert_close(flat[..., width:], fill.float().view(1, 3, 1).expand(2, 3, steps * dilation - width), atol=0, rtol=0)
+    torch.testing.assert_close(_from_phases(phases, width), x, atol=0, rtol=0)
+
+
 def test_spectrum_cache_follows_the_weights():
     """conv1's BatchNorm-folded weights are new tensors on every call: the cache must notice a change."""
     from genofm.backbones.spliceai_model import SpectrumCache
@@ -501,9 +533,10 @@ def test_fast_path_with_fft_units_equals_full_length(monkeypatch):
     """The real unit shapes (21 and 41 taps take the FFT path) on a narrow random network, batch > 1."""
     from genofm.backbones import spliceai_model
 
-    calls = []
-    real_fft_conv = spliceai_model.fft_conv
+    calls, phase_units = [], []
+    real_fft_conv, real_phase_conv = spliceai_model.fft_conv, spliceai_model._phase_conv
     monkeypatch.setattr(spliceai_model, "fft_conv", lambda *a: calls.append(a[3]) or real_fft_conv(*a))
+    monkeypatch.setattr(spliceai_model, "_phase_conv", lambda *a: phase_units.append(a[5].shape[-1]) or real_phase_conv(*a))
     torch.manual_seed(3)
     net = randomised(SpliceAINet(SPLICEAI_10K_UNITS, SPLICEAI_10K_SKIPS, channels=8), 3)
     rng = np.random.default_rng(3)
@@ -515,6 +548,7 @@ def test_fast_path_with_fft_units_equals_full_length(monkeypatch):
         for a, b in zip(fast, full):
             torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-5)
     assert set(calls) == {41}
+    assert phase_units  # the 41-tap units also ran in phase-major layout
     calls.clear()
     net.use_fft = False  # the benchmark's all-direct forward
     with torch.inference_mode():
