@@ -12,7 +12,8 @@ genofm's interleaved repeats), and checks genofm's probabilities against Keras'.
 such an interpreter: ``python -m venv /tmp/tf && /tmp/tf/bin/pip install tensorflow-cpu==2.15.1 'numpy<2'``.
 
 genofm computes each layer only on the window its receptive field needs (``SpliceAINet.forward``),
-the long dilated convolutions (21 and 41 taps) by FFT where that is faster (``fft_conv``), and,
+the 41-tap dilated convolutions by FFT where that is faster (``fft_conv``; in phase-major layout
+between such units), and,
 with more than one thread, runs (model, batch slice) tasks in parallel threads with one
 intra-op thread each (batches under ``spliceai.PARALLEL_MIN_POSITIONS`` positions run on one thread). Both produce the backbone's features through the same pooling code, so
 max |difference| compares the features themselves (relative for features above 1 in magnitude:

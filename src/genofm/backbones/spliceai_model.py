@@ -12,29 +12,30 @@ in the N flanks, where it is wasted twice over:
   ``radius_before(c)`` of the sequence a layer's value is one known vector per layer.
 
 ``SpliceAINet.forward`` therefore computes each layer only on the window
-``L + 2 * min(radius_before, radius_after)`` and pads with the tracked constant wherever a
-convolution reads beyond that window (one copy of the window, which the FFT convolution makes
-anyway). An earlier version avoided that copy by subtracting the constant, convolving with zero
-padding and adding ``W c + b`` back through the bias; where a layer's constant is large next to
-its values that cancellation cost float32 digits: against the float64 full-length computation,
-one pooled feature of a 1-kb benchmark sequence was off by 2.1e-5 (relative), 5.3e-6 with the
-constant padded (the full-length float32 computation: 6.9e-6), and the penultimate values over
-8 model/sequence pairs by 1.9e-5 on average (worst position), 1.6e-5 padded (full length
-float32: 1.6e-5). The copy cost nothing measurable (forward CPU time, new/old, interleaved:
-0.96-1.07 at 100 bp-10 kb under load). The BatchNorm that follows each unit's first convolution
-is folded into that convolution. For L = 200 this is about 5x fewer multiply-adds than the full computation.
+``L + 2 * min(radius_before, radius_after)`` and uses the tracked constant wherever a
+convolution reads beyond that window: the FFT convolutions pad their copy of the window with it,
+and the direct ones let oneDNN pad with zeros and add the constant's share to the edge outputs
+(``_add_fill_share``). An earlier version subtracted the constant from the whole window,
+convolved with zero padding and added ``W c + b`` back through the bias; where a layer's constant
+is large next to its values that cancellation cost float32 digits: against the float64
+full-length computation, one pooled feature of a 1-kb benchmark sequence was off by 2.1e-5
+(relative), 5.3e-6 with the constant padded (the full-length float32 computation: 6.9e-6). The
+BatchNorm that follows each unit's first convolution is folded into that convolution. For
+L = 200 this is about 5x fewer multiply-adds than the full computation.
 
-What is left at 5-10 kb is mostly the 21- and 41-tap dilated convolutions (about three quarters of
-the multiply-adds), which oneDNN runs at about 0.6 of the matmul peak. On float32 CPU tensors,
-``fft_conv`` computes those by FFT where a fixed, measured rule (``fft_length``) says it is faster:
-each dilation phase is an undilated convolution, cut into overlap-save blocks of 64-512 positions,
-the channels mixed per frequency by one complex matrix product (about 10x fewer operations than
-the direct convolution at 41 taps). ``benchmarks/bench_spliceai.py --direct``
-times it against the same forward with every convolution direct: 1.08-1.38x faster at 1-10 kb on
-one thread in three runs at load 2-3 (10 kb: 2.18-2.37x the full-length computation instead of
-1.71-1.90x; 5 kb: 2.86-3.07x instead of 2.25-2.50x). Its float32 rounding is below the direct
-convolution's (about 2e-6 against up to 9e-6 for 41 taps, both against float64). Forwards with
-gradients to the weights stay direct (the cached spectra are detached).
+What is left at 5-10 kb is mostly the dilated convolutions. On float32 CPU tensors, ``fft_conv``
+computes the 41-tap ones (dilation 25) by FFT where a fixed, measured rule (``fft_length``) says
+it is faster: each dilation phase is an undilated convolution, transformed whole (a 5-smooth
+length) or, for phases longer than ``WHOLE_PHASE_MAX``, in overlap-save blocks of 64-512
+positions, the channels mixed per frequency by one complex matrix product (about 10x fewer
+operations than the direct convolution). Runs of units whose convolutions all transform whole
+phases keep the residual stream in phase-major layout, each (phase, channel) row contiguous, so
+that no layout change separates their convolutions (``_to_phases``). The 11- and 21-tap
+convolutions stay direct: on the AVX-512 EPYC machine of 2026-12-02 oneDNN ran them at 200-240
+GFLOP/s, 2.4x MKL's matrix products (see ``fft_length``). The FFT's float32 rounding is below
+the direct convolution's (about 2e-6 against up to 9e-6 for 41 taps, both against float64).
+Forwards with gradients to the weights stay direct (the cached spectra are detached).
+``benchmarks/bench_spliceai.py`` and docs/spliceai.md give the measurements.
 
 Keras' own zero padding at the two ends of the L + 10,000 tensor cannot reach a kept position:
 the receptive radius of the whole network (sum over the 32 dilated convolutions of
@@ -272,7 +273,7 @@ def _unit_forward(
 
         add = _add_window
     else:
-        y = _phase_bn_relu(h, unit.bn1)
+        y = _phase_affine_relu(h, c.bn1_scale, c.bn1_shift)
 
         def conv(x, const, have, want, reach, weight, bias, i):
             return _phase_conv(x, const, have, want, reach, weight, bias, r, spectra[i], phase_lengths[i])
@@ -743,12 +744,19 @@ def _from_phases(phases: torch.Tensor, width: int) -> torch.Tensor:
     return out.view(batch, steps * dilation, channels)[:, :width].transpose(1, 2).unsqueeze(2)
 
 
-def _phase_bn_relu(x: torch.Tensor, bn: nn.BatchNorm1d) -> torch.Tensor:
-    """Inference BatchNorm then ReLU on a phase-major (B, d, C, Q) window, as (B * d, C, Q) rows:
-    PyTorch's per-channel kernel took 0.07 ms on a 10-kb window where ``addcmul`` broadcasting a
-    channel vector along the rows took 0.28 ms."""
-    batch, dilation, channels, steps = x.shape
-    return F.relu_(_bn(x.view(batch * dilation, channels, steps), bn)).view(x.shape)
+def _phase_affine_relu(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """:func:`_affine_relu` on a phase-major (B, d, C, Q) float32 window.
+
+    ``scale`` and ``shift`` are spread over a (C, Q) block first: ``addcmul`` broadcasting a channel
+    vector along each row took 0.28 ms on a 10-kb window, 0.11 ms with a block that matches the
+    rows (the same operation and rounding). PyTorch's BatchNorm kernel on (B * d, C, Q) took 0.07
+    ms but rounds differently, and moved the benchmark's most sensitive feature (a penultimate
+    maximum of 1.17 at 1 kb) from 9.9e-6 to 1.4e-5 of the float64 value (the target is 1e-5).
+    """
+    block = x.shape[-2:]
+    return torch.addcmul(
+        shift.to(x.dtype).view(-1, 1).expand(block).contiguous(), x, scale.to(x.dtype).view(-1, 1).expand(block).contiguous()
+    ).relu_()
 
 
 def _phase_conv(
