@@ -13,9 +13,10 @@ in the N flanks, where it is wasted twice over:
 
 ``SpliceAINet.forward`` therefore computes each layer only on the window
 ``L + 2 * min(radius_before, radius_after)`` and uses the tracked constant wherever a
-convolution reads beyond that window: the FFT convolutions pad their copy of the window with it,
-and the direct ones let oneDNN pad with zeros and add the constant's share to the edge outputs
-(``_add_fill_share``). An earlier version subtracted the constant from the whole window,
+convolution reads beyond that window (one copy of the window, which the FFT convolution makes
+anyway). Letting oneDNN pad the direct convolutions with zeros and adding the constant's share to
+the edge outputs instead cost more than the copy (~15 small operators per convolution: 24 against
+13 ms per 10-kb call of the five models on two sequences, 2026-12-02). An earlier version subtracted the constant from the whole window,
 convolved with zero padding and added ``W c + b`` back through the bias; where a layer's constant
 is large next to its values that cancellation cost float32 digits: against the float64
 full-length computation, one pooled feature of a 1-kb benchmark sequence was off by 2.1e-5
@@ -392,6 +393,11 @@ def _pad_rows(rows: torch.Tensor, left: int, right: int, fill: torch.Tensor | No
     return out
 
 
+def _pad_const(x: torch.Tensor, padding: int, fill: torch.Tensor) -> torch.Tensor:
+    """A (B, C, 1, W) channels-last tensor padded with ``padding`` columns of ``fill`` (a C-vector) per side."""
+    return _pad_rows(x.squeeze(2).transpose(1, 2), padding, padding, fill).transpose(1, 2).unsqueeze(2)
+
+
 def _add_window(y: torch.Tensor, h: torch.Tensor, h_const: torch.Tensor, have: int, want: int, reach: int) -> torch.Tensor:
     """``y + h`` on ``y``'s window (``want`` beyond the sequence), ``h`` being ``h_const`` beyond its window."""
     if want <= have:
@@ -546,32 +552,10 @@ def _dilated_conv(
     out_len = x.shape[-1] + 2 * padding - dilation * (kernel_size - 1)
     n = fft_length(kernel_size, dilation, out_len) if spectra is not None and _fft_allowed(x, weight) else None
     if n is None:
-        out = _conv(x, weight, bias, dilation=dilation, padding=padding)
-        return _add_fill_share(out, weight, dilation, padding, fill, x.shape[-1]) if fill is not None and padding else out
+        if fill is not None and padding:
+            return _conv(_pad_const(x, padding, fill), weight, bias, dilation=dilation)
+        return _conv(x, weight, bias, dilation=dilation, padding=padding)
     return fft_conv(x, spectra.get(weight, n), bias, kernel_size, dilation, padding, n, fill)
-
-
-def _add_fill_share(out: torch.Tensor, weight: torch.Tensor, dilation: int, padding: int, fill: torch.Tensor, width: int) -> torch.Tensor:
-    """Turn a convolution zero-padded by ``padding`` per side into one padded with ``fill`` (a C-vector), in place.
-
-    Output t reads input ``t + d k - padding`` through tap k; the taps that read the left padding
-    are the first ``ceil((padding - t) / d)``, those that read the right padding the ones from
-    ``ceil((width + padding - t) / d)`` on, so each of the ``padding`` outputs at either end gets a
-    partial sum of the taps' responses to ``fill`` (cumulated in float64). Letting oneDNN pad with
-    zeros saves copying the window into a padded buffer (1.2-1.4 ms per 10-kb SpliceAI forward);
-    unlike subtracting the constant from the whole window, nothing cancels: only the edge outputs
-    change, by the padding's own contribution.
-    """
-    kernel_size, out_len = weight.shape[-1], out.shape[-1]
-    responses = torch.einsum("ock,c->ko", weight.detach().double(), fill.to(weight.device, torch.float64))
-    partial = F.pad(responses.cumsum(0), (0, 0, 1, 0))  # (K + 1, C_out): sum of the first m taps' responses
-    left = torch.arange(min(padding, out_len), device=out.device)
-    first_taps = torch.clamp(-torch.div(left - padding, dilation, rounding_mode="floor"), 0, kernel_size)
-    out[..., : len(left)] += partial[first_taps].t().to(out.dtype).view(1, -1, 1, len(left))
-    right = torch.arange(max(0, out_len - padding), out_len, device=out.device)
-    from_tap = torch.clamp(-torch.div(right - width - padding, dilation, rounding_mode="floor"), 0, kernel_size)
-    out[..., out_len - len(right) :] += (partial[-1] - partial[from_tap]).t().to(out.dtype).view(1, -1, 1, len(right))
-    return out
 
 
 def _chunks(blocks: int, per_chunk: int, span: int, overlap: int, padding: int, width: int) -> list[tuple[int, int]]:
