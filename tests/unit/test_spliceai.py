@@ -340,22 +340,20 @@ def test_fft_convolution_equals_the_direct_one(monkeypatch, kernel, dilation, wi
 def test_whole_phase_fft_in_chunks_of_sequences_equals_the_direct_one(monkeypatch, batch, per_chunk):
     """Sequences whose phases are transformed whole share each transform and product in chunks of
     at most FFT_CHUNK_ELEMENTS values (here one and two sequences per chunk), each sequence's rows
-    kept apart; padded with a constant, as the windows are."""
+    kept apart; with 'same'-style padding at both ends."""
     from genofm.backbones import spliceai_model
-    from genofm.backbones.spliceai_model import SpectrumCache, _conv, fft_conv, smooth_length
+    from genofm.backbones.spliceai_model import SpectrumCache, fft_conv, smooth_length
 
     kernel, dilation, width, padding = 41, 25, 3013, 260
     gen = torch.Generator().manual_seed(batch)
     weight = torch.randn(32, 32, kernel, generator=gen) * 0.05
     bias = torch.randn(32, generator=gen)
-    fill = torch.randn(32, generator=gen, dtype=torch.float64)
     x = torch.randn(batch, 32, 1, width, generator=gen).contiguous(memory_format=torch.channels_last)
     out_len = width + 2 * padding - dilation * (kernel - 1)
     n = smooth_length(-(-out_len // dilation) + kernel - 1)
     monkeypatch.setattr(spliceai_model, "FFT_CHUNK_ELEMENTS", per_chunk * dilation * 32 * n + 1)
-    edge = fill.view(1, 32, 1, 1).expand(batch, 32, 1, padding)
-    exact = _conv(torch.cat([edge, x.double(), edge], dim=-1), weight.double(), bias.double(), dilation=dilation)
-    fft = fft_conv(x, SpectrumCache().get(weight, n), bias, kernel, dilation, padding, n, fill)
+    direct, exact = _direct_and_float64(x, weight, bias, dilation, padding)
+    fft = fft_conv(x, SpectrumCache().get(weight, n), bias, kernel, dilation, padding, n)
     assert fft.shape == exact.shape
     assert (fft.double() - exact).abs().max().item() < 1e-5
 
@@ -390,33 +388,39 @@ def test_fft_convolution_in_many_small_chunks_equals_the_direct_one(monkeypatch,
 
 
 @pytest.mark.parametrize(
-    "kernel,dilation,width,padding,small_chunks",
-    [(11, 4, 300, 20, False), (11, 4, 10, 30, False), (41, 25, 1013, 500, False), (21, 10, 4409, 100, False), (41, 1, 6000, 20, True)],
+    "kernel,dilation,width,want,phase_major",
+    [(11, 4, 300, 20, False), (11, 4, 10, 30, False), (21, 10, 4409, 100, False), (41, 25, 1013, 500, False), (41, 25, 1000, 500, True)],
 )
-def test_convolutions_pad_with_the_given_constant(monkeypatch, kernel, dilation, width, padding, small_chunks):
-    """The fast path pads a window with the layer's constant beyond it, not with zeros: direct (11 and
-    21 taps) and FFT (whole phases; or, for phases longer than WHOLE_PHASE_MAX, blocks in many small
-    chunks with separately padded ends) equal a float64 convolution of the input with constant
-    columns concatenated on both sides."""
-    from genofm.backbones import spliceai_model
-    from genofm.backbones.spliceai_model import SpectrumCache, _conv, _dilated_conv
+def test_windows_widened_with_the_constant(kernel, dilation, width, want, phase_major):
+    """The fast path writes a convolution's input into a window wider by the constant beyond it
+    (``_wider``), not zeros: the windowed convolution (direct at 11 and 21 taps, FFT at 41, also
+    in phase-major layout) equals a float64 convolution of the input with constant columns
+    concatenated on both sides."""
+    from genofm.backbones.spliceai_model import SpectrumCache, _conv, _from_phases, _phase_conv, _to_phases, _windowed_conv, _wider, fft_length
 
-    if small_chunks:
-        monkeypatch.setattr(spliceai_model, "FFT_CHUNK_ELEMENTS", 1 << 14)
     gen = torch.Generator().manual_seed(kernel + width)
     weight = torch.randn(32, 32, kernel, generator=gen) * 0.05
     bias = torch.randn(32, generator=gen)
     fill = torch.randn(32, generator=gen, dtype=torch.float64) * 3
     x = torch.randn(2, 32, 1, width, generator=gen).contiguous(memory_format=torch.channels_last)
-    edge = fill.view(1, 32, 1, 1).expand(2, 32, 1, padding)
+    radius = dilation * (kernel - 1) // 2
+    extra = want + radius  # the input held 0 beyond the sequence, the output wanted ``want`` beyond it
+    edge = fill.view(1, 32, 1, 1).expand(2, 32, 1, extra)
     exact = _conv(torch.cat([edge, x.double(), edge], dim=-1), weight.double(), bias.double(), dilation=dilation)
-    calls = []
-    real_fft_conv = spliceai_model.fft_conv
-    monkeypatch.setattr(spliceai_model, "fft_conv", lambda *a: calls.append(a[3]) or real_fft_conv(*a))
-    out = _dilated_conv(x, weight, bias, dilation, padding, SpectrumCache(), fill=fill)
-    assert calls == ([kernel] if kernel == 41 else [])
+    with torch.inference_mode():
+        if phase_major:
+            n = fft_length(kernel, dilation, width + 2 * want)
+            buffer, middle = _wider(_to_phases(x, dilation, fill), extra // dilation, fill, 0, 0, phase_major=True)
+            middle.copy_(_to_phases(x, dilation, fill))
+            out = _from_phases(_phase_conv(buffer, extra, want, weight, bias, radius, SpectrumCache(), n), width + 2 * want)
+        else:
+            buffer, middle = _wider(x, extra, fill, 0, 0)
+            middle.copy_(x)
+            out = _windowed_conv(buffer, extra, want, weight, bias, dilation, radius, SpectrumCache())
     assert out.shape == exact.shape
     assert (out.double() - exact).abs().max().item() < 1e-5
+    with pytest.raises(RuntimeError, match="narrower than the non-constant reach"):
+        _wider(x, 1, fill, 0, 5)  # beyond a window narrower than the reach the values are not the constant
 
 
 @pytest.mark.parametrize("batch", [1, 3])
@@ -536,7 +540,7 @@ def test_fast_path_with_fft_units_equals_full_length(monkeypatch):
     calls, phase_units = [], []
     real_fft_conv, real_phase_conv = spliceai_model.fft_conv, spliceai_model._phase_conv
     monkeypatch.setattr(spliceai_model, "fft_conv", lambda *a: calls.append(a[3]) or real_fft_conv(*a))
-    monkeypatch.setattr(spliceai_model, "_phase_conv", lambda *a: phase_units.append(a[5].shape[-1]) or real_phase_conv(*a))
+    monkeypatch.setattr(spliceai_model, "_phase_conv", lambda *a: phase_units.append(a[3].shape[-1]) or real_phase_conv(*a))
     torch.manual_seed(3)
     net = randomised(SpliceAINet(SPLICEAI_10K_UNITS, SPLICEAI_10K_SKIPS, channels=8), 3)
     rng = np.random.default_rng(3)

@@ -12,13 +12,14 @@ in the N flanks, where it is wasted twice over:
   ``radius_before(c)`` of the sequence a layer's value is one known vector per layer.
 
 ``SpliceAINet.forward`` therefore computes each layer only on the window
-``L + 2 * min(radius_before, radius_after)`` and uses the tracked constant wherever a
-convolution reads beyond that window (one copy of the window, which the FFT convolution makes
-anyway). Letting oneDNN pad the direct convolutions with zeros and adding the constant's share to
-the edge outputs instead cost more than the copy (~15 small operators per convolution: 24 against
-13 ms per 10-kb call of the five models on two sequences, 2026-12-02). An earlier version subtracted the constant from the whole window,
-convolved with zero padding and added ``W c + b`` back through the bias; where a layer's constant
-is large next to its values that cancellation cost float32 digits: against the float64
+``L + 2 * min(radius_before, radius_after)``; where a convolution reads beyond that window, the
+activation it reads (BatchNorm and ReLU, or ReLU) is written straight into a wider buffer whose
+ends hold the tracked constant (``_wider``: no separate padding copy). Letting oneDNN pad with
+zeros and adding the constant's share to the edge outputs instead cost more (~15 small operators
+per convolution: 24 against 13 ms of padding copies per 10-kb call of the five models on two
+sequences, 2026-12-02). An earlier version subtracted the constant from the whole window,
+convolved with zero padding and added ``W c + b`` back through the bias; where a layer's
+constant is large next to its values that cancellation cost float32 digits: against the float64
 full-length computation, one pooled feature of a 1-kb benchmark sequence was off by 2.1e-5
 (relative), 5.3e-6 with the constant padded (the full-length float32 computation: 6.9e-6). The
 BatchNorm that follows each unit's first convolution is folded into that convolution. For
@@ -267,29 +268,78 @@ def _unit_forward(
     r, d = unit.radius, unit.conv1.dilation[0]
     spectra = unit.spectra if use_fft else (None, None)
     if phase_lengths is None:
-        y = _affine_relu(h, unit.bn1, c.bn1_scale, c.bn1_shift)
+        step = 1
 
-        def conv(x, const, have, want, reach, weight, bias, i):
-            return _windowed_conv(x, const, have, want, reach, weight, bias, d, r, spectra[i])
+        def bn_relu(x, out):
+            return _affine_relu(x, unit.bn1, c.bn1_scale, c.bn1_shift, out)
+
+        def conv(x, have, want, weight, bias, i):
+            return _windowed_conv(x, have, want, weight, bias, d, r, spectra[i])
 
         add = _add_window
     else:
-        y = _phase_affine_relu(h, c.bn1_scale, c.bn1_shift)
+        step = d
 
-        def conv(x, const, have, want, reach, weight, bias, i):
-            return _phase_conv(x, const, have, want, reach, weight, bias, r, spectra[i], phase_lengths[i])
+        def bn_relu(x, out):
+            return _phase_affine_relu(x, c.bn1_scale, c.bn1_shift, out)
+
+        def conv(x, have, want, weight, bias, i):
+            return _phase_conv(x, have, want, weight, bias, r, spectra[i], phase_lengths[i])
 
         add = _phase_add
+
+    def held_for(x, have, want, fill, reach, activation):
+        """``activation(x, out)`` written into a window wide enough for the next convolution's output
+        ``want`` (the constant ``fill`` beyond ``have``: no separate padding copy)."""
+        extra = max(0, want + r - have)
+        if extra and torch.is_grad_enabled():  # out= does not record gradients: pad a copy (channels-last only)
+            if have < reach:
+                raise RuntimeError(f"internal error: window {have} narrower than the non-constant reach {reach}")
+            return _pad_const(activation(x, None), extra, fill), have + extra
+        wider = _wider(x, extra // step, fill, have, reach, phase_major=step > 1)
+        if wider is None:
+            return activation(x, None), have
+        activation(x, wider[1])
+        return wider[0], have + extra
+
     unit_reach = reach
     # conv1 with bn2 folded in (an exact per-channel affine map), then ReLU
     reach += r
     width = min(reach, total_radius - reach)
-    y = F.relu_(conv(y, c.act_const, h_width, width, unit_reach, c.weight1, c.bias1, 0))
+    y, held = held_for(h, h_width, width, c.act_const, unit_reach, bn_relu)
+    y = conv(y, held, width, c.weight1, c.bias1, 0)
     mid_reach = reach
     reach += r
     out_width = min(reach, total_radius - reach)
-    y = conv(y, c.mid_act_const, width, out_width, mid_reach, unit.conv2.weight, unit.conv2.bias, 1)
+    y, held = held_for(y, width, out_width, c.mid_act_const, mid_reach, _relu)
+    y = conv(y, held, out_width, unit.conv2.weight, unit.conv2.bias, 1)
     return add(y, h, c.in_const, h_width, out_width, unit_reach), out_width, reach
+
+
+def _relu(x: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
+    """ReLU in place, or into ``out``."""
+    return F.relu_(x) if out is None else torch.clamp(x, min=0, out=out)
+
+
+def _wider(x: torch.Tensor, extra: int, fill: torch.Tensor, have: int, reach: int, phase_major: bool = False):
+    """(buffer, middle): a window ``extra`` wider than ``x`` at each end (positions; dilation steps
+    in phase-major layout), the ends holding ``fill`` (a C-vector: the layer's constant, its value
+    beyond the non-constant ``reach``), for the caller to write ``x``'s successor into the middle;
+    None when ``extra`` is 0. Writing the activation there saves copying it into a padded buffer."""
+    if extra <= 0:
+        return None
+    if have < reach:
+        raise RuntimeError(f"internal error: window {have} narrower than the non-constant reach {reach}")
+    shape = (*x.shape[:-1], x.shape[-1] + 2 * extra)
+    if phase_major:
+        buffer = x.new_empty(shape)
+        edge = fill.to(x.dtype).view(1, 1, -1, 1)
+    else:
+        buffer = torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
+        edge = fill.to(x.dtype).view(1, -1, 1, 1)
+    buffer[..., :extra] = edge
+    buffer[..., extra + x.shape[-1] :] = edge
+    return buffer, buffer[..., extra : extra + x.shape[-1]]
 
 
 def _state_key(tensors: list[torch.Tensor]) -> tuple | None:
@@ -340,44 +390,39 @@ def _bn_affine(bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
     return scale, bn.bias - bn.running_mean * scale
 
 
-def _affine_relu(x: torch.Tensor, bn: nn.BatchNorm1d, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """Inference-mode BatchNorm then ReLU on the window, ``scale`` and ``shift`` being ``_bn_affine(bn)``.
+def _affine_relu(
+    x: torch.Tensor, bn: nn.BatchNorm1d, scale: torch.Tensor, shift: torch.Tensor, out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Inference-mode BatchNorm then ReLU on the window, ``scale`` and ``shift`` being ``_bn_affine(bn)``;
+    into ``out`` when given.
 
     In float32/64 as one ``addcmul`` (one pass; the inference BatchNorm kernel ran ~2x slower); in
     reduced precision through BatchNorm itself, which keeps the scale and shift in float32. (The
     values outside the window are :meth:`SpliceAINet._unit_constants`' job.)
     """
     if x.dtype not in (torch.float32, torch.float64):
-        return F.relu_(_bn(x, bn))
-    return torch.addcmul(_channels(shift, x), x, _channels(scale, x)).relu_()
+        y = F.relu_(_bn(x, bn))
+        return y if out is None else out.copy_(y)
+    return torch.addcmul(_channels(shift, x), x, _channels(scale, x), out=out).relu_()
 
 
 def _windowed_conv(
     x: torch.Tensor,
-    const: torch.Tensor,
     have: int,
     want: int,
-    reach: int,
     weight: torch.Tensor,
     bias: torch.Tensor,
     dilation: int,
     radius: int,
     spectra: SpectrumCache | None = None,
 ) -> torch.Tensor:
-    """Convolve ``x`` (held ``have`` positions beyond the sequence) to ``want`` positions beyond it.
-
-    When the output needs inputs beyond the held window, those inputs equal ``const`` (the held
-    window already covers the tensor's whole non-constant ``reach``), and the convolution pads
-    with it (see the module docstring for why not with zeros and a corrected bias).
-    """
-    need = want + radius
-    if need <= have:
-        cut = have - need
-        window = x[..., cut : x.shape[-1] - cut] if cut else x
-        return _dilated_conv(window, weight, bias, dilation, 0, spectra)
-    if have < reach:
-        raise RuntimeError(f"internal error: window {have} narrower than the non-constant reach {reach}")
-    return _dilated_conv(x, weight, bias, dilation, need - have, spectra, fill=const)
+    """Convolve ``x`` (held ``have`` positions beyond the sequence) to ``want`` positions beyond it,
+    cutting the window to what those outputs read (``have`` covers it: see :func:`_wider`)."""
+    cut = have - want - radius
+    if cut < 0:
+        raise RuntimeError(f"internal error: window {have} narrower than the {want + radius} the convolution reads")
+    window = x[..., cut : x.shape[-1] - cut] if cut else x
+    return _dilated_conv(window, weight, bias, dilation, 0, spectra)
 
 
 def _pad_rows(rows: torch.Tensor, left: int, right: int, fill: torch.Tensor | None) -> torch.Tensor:
@@ -540,10 +585,8 @@ def _dilated_conv(
     dilation: int,
     padding: int,
     spectra: SpectrumCache | None,
-    fill: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``_conv`` by FFT where :func:`fft_length` says that is faster, else directly; padded with
-    ``fill`` (a C-vector) instead of zeros when given.
+    """``_conv`` by FFT where :func:`fft_length` says that is faster, else directly.
 
     Only for float32 CPU tensors, and only without gradients to the weights: the cached spectra
     are detached, so a forward that trains the weights takes the direct convolution.
@@ -552,10 +595,8 @@ def _dilated_conv(
     out_len = x.shape[-1] + 2 * padding - dilation * (kernel_size - 1)
     n = fft_length(kernel_size, dilation, out_len) if spectra is not None and _fft_allowed(x, weight) else None
     if n is None:
-        if fill is not None and padding:
-            return _conv(_pad_const(x, padding, fill), weight, bias, dilation=dilation)
         return _conv(x, weight, bias, dilation=dilation, padding=padding)
-    return fft_conv(x, spectra.get(weight, n), bias, kernel_size, dilation, padding, n, fill)
+    return fft_conv(x, spectra.get(weight, n), bias, kernel_size, dilation, padding, n)
 
 
 def _chunks(blocks: int, per_chunk: int, span: int, overlap: int, padding: int, width: int) -> list[tuple[int, int]]:
@@ -584,7 +625,6 @@ def fft_conv(
     dilation: int,
     padding: int,
     n: int,
-    fill: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The dilated convolution of ``_conv`` computed by FFT: polyphase split, then overlap-save blocks.
 
@@ -596,8 +636,7 @@ def fft_conv(
     chunk, and the bias enters through the zero frequency. Multiply-adds per output: about
     4 * C_in * C_out * n / (n - K + 1) / 2 for the mixing plus two real FFTs of C channels, against
     C_in * C_out * K directly. Inputs longer than ``FFT_CHUNK_ELEMENTS`` go in chunks, and then only
-    the chunks at the two ends are padded (see :func:`_chunks`), with zeros or with ``fill`` (a
-    C-vector) when given.
+    the chunks at the two ends are zero-padded (see :func:`_chunks`).
 
     Where ``n`` holds a whole phase (``out_len / d`` outputs plus ``K - 1`` inputs), each phase is
     one transform instead (:func:`_fft_conv_whole_phases`).
@@ -609,7 +648,7 @@ def fft_conv(
     out_channels = spectrum.shape[-1]
     out_len = width + 2 * padding - dilation * (kernel_size - 1)
     if _ceil_div(out_len, dilation) + kernel_size - 1 <= n:
-        return _fft_conv_whole_phases(x, spectrum, bias, kernel_size, dilation, padding, n, fill)
+        return _fft_conv_whole_phases(x, spectrum, bias, kernel_size, dilation, padding, n)
     step = n - kernel_size + 1
     blocks = _ceil_div(_ceil_div(out_len, dilation), step)  # blocks per phase
     per_chunk = max(1, FFT_CHUNK_ELEMENTS // (dilation * channels * n))
@@ -624,7 +663,7 @@ def fft_conv(
             hi = lo + (count * step + kernel_size - 1) * dilation
             chunk = rows_x[b, max(lo, 0) : min(hi, width)]
             if lo < 0 or hi > width:
-                chunk = _pad_rows(chunk, max(0, -lo), max(0, hi - width), fill)
+                chunk = _pad_rows(chunk, max(0, -lo), max(0, hi - width), None)
             segments = chunk.reshape(count * step + kernel_size - 1, dilation * channels).unfold(0, n, step)  # (count, d*C, n)
             spectra_in = torch.fft.rfft(segments, dim=-1).view(count * dilation, channels, -1)
             mixed = torch.bmm(spectra_in.permute(2, 0, 1).contiguous(), spectrum)  # (F, rows, C_out); one copy, not one per frequency
@@ -643,7 +682,6 @@ def _fft_conv_whole_phases(
     dilation: int,
     padding: int,
     n: int,
-    fill: torch.Tensor | None,
 ) -> torch.Tensor:
     """:func:`fft_conv` with each dilation phase transformed whole, in one block of ``n`` >= its inputs.
 
@@ -666,7 +704,7 @@ def _fft_conv_whole_phases(
     phase_in = phase_out + kernel_size - 1
     rows = x.squeeze(2).transpose(1, 2)  # (B, W, C): channels-last memory, no copy
     if padding or phase_in * dilation != width:
-        rows = _pad_rows(rows, padding, phase_in * dilation - width - padding, fill)
+        rows = _pad_rows(rows, padding, phase_in * dilation - width - padding, None)
     zero_frequency = bias.to(spectrum.real.dtype) * n  # a constant over the block: n times it at frequency 0
     out = torch.empty(batch, n, dilation * out_channels, dtype=x.dtype, device=x.device)
     for first, count in _sequence_chunks(batch, dilation * channels * n):
@@ -728,8 +766,8 @@ def _from_phases(phases: torch.Tensor, width: int) -> torch.Tensor:
     return out.view(batch, steps * dilation, channels)[:, :width].transpose(1, 2).unsqueeze(2)
 
 
-def _phase_affine_relu(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """:func:`_affine_relu` on a phase-major (B, d, C, Q) float32 window.
+def _phase_affine_relu(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`_affine_relu` on a phase-major (B, d, C, Q) float32 window; into ``out`` when given.
 
     ``scale`` and ``shift`` are spread over a (C, Q) block first: ``addcmul`` broadcasting a channel
     vector along each row took 0.28 ms on a 10-kb window, 0.11 ms with a block that matches the
@@ -739,16 +777,17 @@ def _phase_affine_relu(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor
     """
     block = x.shape[-2:]
     return torch.addcmul(
-        shift.to(x.dtype).view(-1, 1).expand(block).contiguous(), x, scale.to(x.dtype).view(-1, 1).expand(block).contiguous()
+        shift.to(x.dtype).view(-1, 1).expand(block).contiguous(),
+        x,
+        scale.to(x.dtype).view(-1, 1).expand(block).contiguous(),
+        out=out,
     ).relu_()
 
 
 def _phase_conv(
     x: torch.Tensor,
-    const: torch.Tensor,
     have: int,
     want: int,
-    reach: int,
     weight: torch.Tensor,
     bias: torch.Tensor,
     radius: int,
@@ -760,17 +799,10 @@ def _phase_conv(
     Returns (B, d, C_out, Q + 2 * (want - have) / d), contiguous."""
     batch, dilation, channels, steps = x.shape
     kernel_size = weight.shape[-1]
-    grow = (want + radius - have) // dilation  # steps to pad (> 0) or to cut (< 0) at each end
-    if grow > 0:
-        if have < reach:
-            raise RuntimeError(f"internal error: window {have} narrower than the non-constant reach {reach}")
-        inputs = x.new_empty(batch, dilation, channels, steps + 2 * grow)
-        edge = const.to(x.dtype).view(1, 1, -1, 1)
-        inputs[..., :grow] = edge
-        inputs[..., grow : grow + steps] = x
-        inputs[..., grow + steps :] = edge
-    else:
-        inputs = x[..., -grow : steps + grow] if grow else x
+    cut = (have - want - radius) // dilation  # steps cut at each end
+    if cut < 0:
+        raise RuntimeError(f"internal error: window {have} narrower than the {want + radius} the convolution reads")
+    inputs = x[..., cut : steps - cut] if cut else x
     phase_in = inputs.shape[-1]
     phase_out = phase_in - kernel_size + 1
     if n < phase_in:
