@@ -474,6 +474,26 @@ def test_smooth_length_is_the_smallest_5_smooth_number_not_below():
         assert smooth_length(minimum) == next(v for v in range(minimum, 2 * minimum + 1) if smooth(v))
 
 
+def test_input_gradients_of_the_fast_path_equal_the_full_length_ones(monkeypatch):
+    """Attributions need gradients to the input through the fast path (weights frozen): the FFT
+    convolutions, the phase-major units and the widened windows must pass them on."""
+    from genofm.backbones import spliceai_model
+
+    phase_units = []
+    real_phase_conv = spliceai_model._phase_conv
+    monkeypatch.setattr(spliceai_model, "_phase_conv", lambda *a: phase_units.append(1) or real_phase_conv(*a))
+    torch.manual_seed(5)
+    net = randomised(SpliceAINet(SPLICEAI_10K_UNITS, SPLICEAI_10K_SKIPS, channels=8), 5)
+    for parameter in net.parameters():
+        parameter.requires_grad_(False)
+    x = onehot(np.random.default_rng(5), 1, 1500).requires_grad_(True)
+    fast = torch.autograd.grad(net(x)[1].sum(), x)[0]
+    assert phase_units  # the 41-tap units ran in phase-major layout, with gradients
+    full_x = x.detach().clone().requires_grad_(True)
+    full = torch.autograd.grad(net.forward_full(torch.nn.functional.pad(full_x, (net.crop, net.crop)))[1].sum(), full_x)[0]
+    torch.testing.assert_close(fast, full, atol=1e-3, rtol=1e-4)
+
+
 def test_whole_phase_plan_covers_the_41_tap_units_whose_windows_allow_it():
     """Phase-major units: both convolutions transform whole phases; the last unit's last convolution
     keeps only the sequence (short ones go direct), and nothing runs phase-major with gradients."""

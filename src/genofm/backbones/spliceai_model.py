@@ -292,14 +292,13 @@ def _unit_forward(
         """``activation(x, out)`` written into a window wide enough for the next convolution's output
         ``want`` (the constant ``fill`` beyond ``have``: no separate padding copy)."""
         extra = max(0, want + r - have)
-        if extra and torch.is_grad_enabled():  # out= does not record gradients: pad a copy (channels-last only)
-            if have < reach:
-                raise RuntimeError(f"internal error: window {have} narrower than the non-constant reach {reach}")
-            return _pad_const(activation(x, None), extra, fill), have + extra
         wider = _wider(x, extra // step, fill, have, reach, phase_major=step > 1)
         if wider is None:
             return activation(x, None), have
-        activation(x, wider[1])
+        if torch.is_grad_enabled():  # out= records no gradients: the activation is copied in
+            wider[1].copy_(activation(x, None))
+        else:
+            activation(x, wider[1])
         return wider[0], have + extra
 
     unit_reach = reach
