@@ -30,15 +30,20 @@ executes (for its FFT convolutions, the transforms' and complex products' operat
 the load average.
 
 With ``--direct``, genofm with every convolution direct (no FFT) is timed in the same interleaved
-repeats ("no FFT" rows): the FFT path's before/after in one run.
+repeats ("no FFT" rows): the FFT path's before/after in one run; with ``--baseline-model FILE``,
+genofm with another version's ``spliceai_model.py`` and the same weights ("baseline" rows).
+genofm's tools keep freed memory in the heap (``genofm.heap``), and so does this benchmark unless
+``--default-heap``.
 
     python benchmarks/bench_spliceai.py [--lengths 100,1000,5000,10000] [--n 2] [--threads 1,2] [--direct]
+        [--baseline-model FILE] [--keras PYTHON] [--default-heap]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import json
 import os
 import subprocess
@@ -91,6 +96,23 @@ class DirectSpliceAI(SpliceAIBackbone):
         super().__init__(*args, **kwargs)
         for net in self.nets:
             net.use_fft = False
+
+
+class BaselineSpliceAI(SpliceAIBackbone):
+    """genofm with the model code of another version (``--baseline-model FILE``, e.g. the output of
+    ``git show REV:src/genofm/backbones/spliceai_model.py``) and the same weights: before/after in one run."""
+
+    def __init__(self, options, weights, model_file: Path):
+        super().__init__(options, weights)
+        spec = importlib.util.spec_from_file_location("baseline_spliceai_model", model_file)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        nets = []
+        for net in self.nets:
+            baseline = module.SpliceAINet().eval()
+            baseline.load_state_dict(net.state_dict())
+            nets.append(baseline)
+        self.nets = nets
 
 
 class BeforeSpliceAI(SpliceAIBackbone):
@@ -163,12 +185,18 @@ def main(argv=None) -> None:
     parser.add_argument("--weights", type=Path, default=None, help="folder with spliceai1..5.h5 (default: make setup's copy)")
     parser.add_argument("--before", action="store_true", help="also time genofm as it was before threading (intra-op threads only)")
     parser.add_argument("--direct", action="store_true", help="also time genofm with every convolution direct (no FFT), interleaved with the others")
+    parser.add_argument("--baseline-model", type=Path, default=None, metavar="FILE",
+                        help="also time genofm with this spliceai_model.py (e.g. from 'git show REV:src/genofm/backbones/spliceai_model.py'), "
+                             "same weights, interleaved with the others ('baseline' rows)")
+    parser.add_argument("--default-heap", action="store_true",
+                        help="leave glibc's malloc thresholds at their defaults (the genofm tools keep freed memory: genofm.heap)")
     parser.add_argument("--keras", nargs="?", const=sys.executable, default=None, metavar="PYTHON",
                         help="also time the official Keras models with PYTHON, an interpreter with TensorFlow 2.x "
                              "(default: this one), each length and thread count in a fresh process")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    keep_freed_memory()  # as the genofm tools do (genofm.cli.common.run_app)
+    if not args.default_heap:
+        keep_freed_memory()  # as the genofm tools do (genofm.cli.common.run_app)
     lengths = [int(v) for v in args.lengths.split(",")]
     thread_counts = [int(v) for v in args.threads.split(",")]
     options = SpliceAIOptions()
@@ -177,6 +205,7 @@ def main(argv=None) -> None:
     reference = ReferenceSpliceAI(options, args.weights)
     before = BeforeSpliceAI(options, args.weights) if args.before else None
     direct = DirectSpliceAI(options, args.weights) if args.direct else None
+    baseline = BaselineSpliceAI(options, args.weights, args.baseline_model) if args.baseline_model else None
     exact = ExactSpliceAI(options, args.weights)
     net = genofm.nets[0]
     rng = np.random.default_rng(0)
@@ -209,6 +238,9 @@ def main(argv=None) -> None:
             if direct is not None:
                 direct.embed_batch(seqs[:1])
                 runners["direct"] = lambda: direct.embed_batch(seqs)
+            if baseline is not None:
+                baseline.embed_batch(seqs[:1])
+                runners["baseline"] = lambda: baseline.embed_batch(seqs)
             timings = best_times(runners, args.repeats, warm_up=False)
             (ref_wall, ref_cpu, ref_out), (wall, cpu, out) = timings["reference"], timings["genofm"]
             diff = relative_diff(out, ref_out)
@@ -228,10 +260,18 @@ def main(argv=None) -> None:
                 print(f"{length:6d} {threads:3d} {'no FFT':10s} {d_wall:7.2f} {d_cpu:7.2f} {ref_wall / d_wall:6.2f} {ref_cpu / d_cpu:6.2f} "
                       f"{d_cpu / d_cpu_one:8.2f} {d_diff:9.2e} {relative_diff(d_out, exact_out):9.2e}  "
                       f"{describe(direct_flops, args.n, d_wall, peak, d_cpu)} executed", flush=True)
+            if baseline is not None:
+                base_wall, base_cpu, base_out = timings["baseline"]
+                base_cpu_one = results.setdefault("baseline_cpu_one_thread", {}).setdefault(length, base_cpu)
+                print(f"{length:6d} {threads:3d} {'baseline':10s} {base_wall:7.2f} {base_cpu:7.2f} {ref_wall / base_wall:6.2f} {ref_cpu / base_cpu:6.2f} "
+                      f"{base_cpu / base_cpu_one:8.2f} {relative_diff(base_out, ref_out):9.2e} {relative_diff(base_out, exact_out):9.2e}  "
+                      f"genofm / baseline: {wall / base_wall:.3f} wall, {cpu / base_cpu:.3f} CPU", flush=True)
             row = {"length": length, "threads": threads, "reference_s": ref_wall, "reference_cpu_s": ref_cpu, "genofm_s": wall,
                    "genofm_cpu_s": cpu, "speedup": ref_wall / wall, "speedup_cpu": ref_cpu / cpu, "cpu_vs_one_thread": cpu_ratio,
                    "max_abs_diff": diff, "max_diff_vs_float64": exact_diff, "reference_max_diff_vs_float64": ref_exact_diff,
                    "flops_per_sequence": arch, "executed_flops_per_sequence": executed, "load": load}
+            if baseline is not None:
+                row.update({"baseline_s": base_wall, "baseline_cpu_s": base_cpu, "baseline_speedup": ref_wall / base_wall})
             if direct is not None:
                 row.update({"direct_s": d_wall, "direct_cpu_s": d_cpu, "direct_speedup": ref_wall / d_wall, "direct_max_abs_diff": d_diff})
             if args.keras:

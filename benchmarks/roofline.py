@@ -95,17 +95,26 @@ def describe(flops_per_item: float, items: float, seconds: float, peak: Peak, cp
     return text
 
 
+#: pause before each timed run, so that the previous runner's idle OpenMP workers stop spinning
+#: outside the next one's CPU time (see :func:`best_times`)
+SETTLE_SECONDS = 0.2
+
+
 def best_times(runners: dict, repeats: int, warm_up: bool = True) -> dict:
     """Best wall and CPU seconds of each runner and its last output: ``{key: (wall, cpu, out)}``.
 
     Repeats are interleaved with the order rotated, so that every implementation shares the
     machine's load alike (timing one after the other lets a change in load pass for a speed-up).
+    Each timed run starts ``SETTLE_SECONDS`` after the previous one: right after a multi-threaded
+    runner, its idle workers were still charged to the process, and SpliceAI's single-threaded
+    300-bp batch, timed next, read 1.28x the CPU time it takes alone (1.00 with the pause).
     """
     keys = list(runners)
     outs = {key: runners[key]() for key in keys} if warm_up else dict.fromkeys(keys)
     best = {key: [float("inf"), float("inf")] for key in keys}
     for repeat in range(repeats):
         for key in keys[repeat % len(keys):] + keys[: repeat % len(keys)]:
+            time.sleep(SETTLE_SECONDS)
             wall, cpu = time.perf_counter(), time.process_time()
             outs[key] = runners[key]()
             best[key][0] = min(best[key][0], time.perf_counter() - wall)

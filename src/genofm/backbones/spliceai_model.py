@@ -437,11 +437,6 @@ def _pad_rows(rows: torch.Tensor, left: int, right: int, fill: torch.Tensor | No
     return out
 
 
-def _pad_const(x: torch.Tensor, padding: int, fill: torch.Tensor) -> torch.Tensor:
-    """A (B, C, 1, W) channels-last tensor padded with ``padding`` columns of ``fill`` (a C-vector) per side."""
-    return _pad_rows(x.squeeze(2).transpose(1, 2), padding, padding, fill).transpose(1, 2).unsqueeze(2)
-
-
 def _add_window(y: torch.Tensor, h: torch.Tensor, h_const: torch.Tensor, have: int, want: int, reach: int) -> torch.Tensor:
     """``y + h`` on ``y``'s window (``want`` beyond the sequence), ``h`` being ``h_const`` beyond its window."""
     if want <= have:
