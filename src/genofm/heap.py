@@ -5,10 +5,12 @@ returns the free top of its heap to the system once it exceeds a trim threshold,
 blocks by ``mmap`` (unmapped again on ``free``); both thresholds adapt upwards only up to 32 MB
 on 64-bit systems. A model's forward pass frees and allocates the same few-MB activations layer
 after layer, so with the defaults the memory went back to the kernel and came back as fresh pages,
-each a page fault and a page of zeroing: SpliceAI's five models on two 1-kb sequences faulted
-~20,000 pages (80 MB) per call, and that call took 0.19-0.21 s against 0.17 s with the memory
-kept (one thread, same machine; 2-8% at 5-10 kb). TensorFlow and the official Keras SpliceAI keep
-their own pool (the BFC allocator), so this is also what the benchmarks compare against.
+each a page fault and a page of zeroing. SpliceAI embedding 32 sequences of 300 bp (one thread,
+AMD EPYC, 2026-12-02, three processes each, alternating): 1.73-2.16 s per call with glibc's
+defaults (7,700-308,000 page faults per call) against 1.63-1.75 s with the memory kept (~1,600
+faults); two 1-kb sequences: 0.19-0.21 s (~20,000 faults) against 0.17 s; at 10 kb no difference
+beyond the spread between processes (+-10%); peak RSS 0.86-0.96 GB either way. TensorFlow, and
+so the official Keras SpliceAI, keeps its own pool (the BFC allocator).
 
 :func:`keep_freed_memory` sets fixed thresholds with glibc's ``mallopt`` (which also turns the
 adaptation off): the heap keeps up to ``TRIM_THRESHOLD`` of free memory instead of returning it,
