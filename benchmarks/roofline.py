@@ -7,7 +7,8 @@ process, right before the workloads, with the same thread count, per wall-clock 
 CPU-second (the second is what a loaded shared machine leaves steady). The convolution is there
 because the two libraries need not reach the same rate: on the AMD EPYC (AVX-512) machine of
 2026-12-02 MKL's matmul ran at ~100 GFLOP/s on one thread and oneDNN's convolutions at ~230, so a
-matmul-only peak made the full-length SpliceAI reference "1.9x the peak". FLOPs are counted from each architecture (2 per multiply-add), so the fraction is
+matmul-only peak made the full-length SpliceAI reference "1.9x the peak". FLOPs are counted from
+each architecture (2 per multiply-add), so the fraction is
 ``flops_per_sequence * sequences / seconds / peak``. The machine's load average is printed with
 every figure because on a shared machine the absolute rates move with it (the ratios much less).
 """
@@ -40,6 +41,7 @@ class Peak:
 
 
 def _best_rate(run, flops: float, repeats: int, cuda: bool) -> tuple[float, float]:
+    """``flops`` over the best wall and CPU seconds of ``repeats`` calls of ``run`` after one warm-up."""
     best_wall = best_cpu = float("inf")
     for _ in range(repeats + 1):  # the first call warms up
         if cuda:
