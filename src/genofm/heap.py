@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import platform
+import os
 
 #: glibc's mallopt parameters (malloc.h)
 M_TRIM_THRESHOLD = -1
@@ -37,7 +37,10 @@ MMAP_THRESHOLD = 32 << 20
 
 def keep_freed_memory() -> bool:
     """Set glibc's trim and mmap thresholds for a process that runs models; True if they were set."""
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    try:  # glibc answers this without reading any file (platform.libc_ver scans the interpreter binary)
+        if not os.confstr("CS_GNU_LIBC_VERSION"):
+            return False
+    except (AttributeError, ValueError, OSError):
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

@@ -318,8 +318,8 @@ def test_fft_convolution_equals_the_direct_one(monkeypatch, kernel, dilation, wi
     assert fft_length(kernel, dilation, out_len) == (whole if kernel == 41 else None)  # 21 taps: direct
     direct, exact = _direct_and_float64(x, weight, bias, dilation, padding)
     whole_calls = []
-    real_whole = spliceai_model._fft_conv_whole_phases
-    monkeypatch.setattr(spliceai_model, "_fft_conv_whole_phases", lambda *a: whole_calls.append(a[6]) or real_whole(*a))
+    real_whole = spliceai_model._correlate_phases
+    monkeypatch.setattr(spliceai_model, "_correlate_phases", lambda *a: whole_calls.append(a[4]) or real_whole(*a))
     for n in (whole, *spliceai_model.FFT_SIZES):
         step = n - kernel + 1
         if step < kernel:

@@ -49,6 +49,7 @@ benchmark compare against.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple, Sequence
 
@@ -286,7 +287,7 @@ def _unit_forward(
         def conv(x, have, want, weight, bias, i):
             return _phase_conv(x, have, want, weight, bias, r, spectra[i], phase_lengths[i])
 
-        add = _phase_add
+        add = functools.partial(_add_window, step=d)
 
     def held_for(x, have, want, fill, reach, activation):
         """``activation(x, out)`` written into a window wide enough for the next convolution's output
@@ -330,12 +331,9 @@ def _wider(x: torch.Tensor, extra: int, fill: torch.Tensor, have: int, reach: in
     if have < reach:
         raise RuntimeError(f"internal error: window {have} narrower than the non-constant reach {reach}")
     shape = (*x.shape[:-1], x.shape[-1] + 2 * extra)
-    if phase_major:
-        buffer = x.new_empty(shape)
-        edge = fill.to(x.dtype).view(1, 1, -1, 1)
-    else:
-        buffer = torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
-        edge = fill.to(x.dtype).view(1, -1, 1, 1)
+    layout = torch.contiguous_format if phase_major else torch.channels_last
+    buffer = torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=layout)
+    edge = _channels(fill, x, phase_major)
     buffer[..., :extra] = edge
     buffer[..., extra + x.shape[-1] :] = edge
     return buffer, buffer[..., extra : extra + x.shape[-1]]
@@ -375,8 +373,9 @@ def _pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> tor
     return out.transpose(1, 2).unsqueeze(2)
 
 
-def _channels(vector: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return vector.to(like.dtype).view(1, -1, 1, 1)
+def _channels(vector: torch.Tensor, like: torch.Tensor, phase_major: bool = False) -> torch.Tensor:
+    """A C-vector shaped to broadcast over ``like``'s channels: (B, C, 1, W) channels-last or (B, d, C, Q) phase-major."""
+    return vector.to(like.dtype).view(1, 1, -1, 1) if phase_major else vector.to(like.dtype).view(1, -1, 1, 1)
 
 
 def _bn(x: torch.Tensor, bn: nn.BatchNorm1d) -> torch.Tensor:
@@ -437,16 +436,19 @@ def _pad_rows(rows: torch.Tensor, left: int, right: int, fill: torch.Tensor | No
     return out
 
 
-def _add_window(y: torch.Tensor, h: torch.Tensor, h_const: torch.Tensor, have: int, want: int, reach: int) -> torch.Tensor:
-    """``y + h`` on ``y``'s window (``want`` beyond the sequence), ``h`` being ``h_const`` beyond its window."""
+def _add_window(
+    y: torch.Tensor, h: torch.Tensor, h_const: torch.Tensor, have: int, want: int, reach: int, step: int = 1
+) -> torch.Tensor:
+    """``y + h`` on ``y``'s window (``want`` beyond the sequence), ``h`` being ``h_const`` beyond its
+    window; ``step`` > 1: phase-major (B, d, C, Q) windows, whose edges move by whole dilation steps."""
     if want <= have:
-        cut = have - want
+        cut = (have - want) // step
         return y.add_(h[..., cut : h.shape[-1] - cut] if cut else h)
     if have < reach:
         raise RuntimeError(f"internal error: window {have} narrower than the non-constant reach {reach}")
-    pad = want - have
+    pad = (want - have) // step
     y[..., pad : y.shape[-1] - pad] += h
-    edge = _channels(h_const, y)
+    edge = _channels(h_const, y, phase_major=step > 1)
     y[..., :pad] += edge
     y[..., y.shape[-1] - pad :] += edge
     return y
@@ -633,7 +635,14 @@ def fft_conv(
     the chunks at the two ends are zero-padded (see :func:`_chunks`).
 
     Where ``n`` holds a whole phase (``out_len / d`` outputs plus ``K - 1`` inputs), each phase is
-    one transform instead (:func:`_fft_conv_whole_phases`).
+    one transform instead. Channels-last rows of a window are a (Q, d * C) matrix (position
+    ``q * d + p``, channel c), so every layout change is then a 2D transpose, which PyTorch copies
+    by cache-sized tiles (about 3x the rate of the 3D permutations the blocks need): the
+    zero-padded window to phase-major rows (:func:`_to_phases`), correlated as the phase-major
+    units are (:func:`_correlate_phases`), and back (:func:`_from_phases`). Zero padding to ``n``
+    at the end of a phase reaches only outputs past the window (no wrap-around). One 41-tap
+    convolution of a 10-kb window (one sequence, one thread, outputs 10-15 kb): 2.1-3.0 ms, against
+    2.1-3.2 ms in blocks of 128-512 and 3.6-5.3 ms direct (AMD EPYC, 2026-12-02).
 
     ``x`` is (B, C, 1, W) channels-last; ``spectrum`` is (n/2 + 1, C_in, C_out) from
     :class:`SpectrumCache`. Returns (B, C_out, 1, W + 2 * padding - dilation * (K - 1)).
@@ -641,8 +650,13 @@ def fft_conv(
     batch, channels, _, width = x.shape
     out_channels = spectrum.shape[-1]
     out_len = width + 2 * padding - dilation * (kernel_size - 1)
-    if _ceil_div(out_len, dilation) + kernel_size - 1 <= n:
-        return _fft_conv_whole_phases(x, spectrum, bias, kernel_size, dilation, padding, n)
+    phase_in = _ceil_div(out_len, dilation) + kernel_size - 1
+    if phase_in <= n:  # each phase in one transform
+        rows = x.squeeze(2).transpose(1, 2)  # (B, W, C): channels-last memory, no copy
+        if padding or phase_in * dilation != width:
+            rows = _pad_rows(rows, padding, phase_in * dilation - width - padding, None)
+        phases = _to_phases(rows.transpose(1, 2).unsqueeze(2), dilation, None)
+        return _from_phases(_correlate_phases(phases, spectrum, bias, kernel_size, n), out_len)
     step = n - kernel_size + 1
     blocks = _ceil_div(_ceil_div(out_len, dilation), step)  # blocks per phase
     per_chunk = max(1, FFT_CHUNK_ELEMENTS // (dilation * channels * n))
@@ -668,49 +682,6 @@ def fft_conv(
     return out[:, :out_len].transpose(1, 2).unsqueeze(2)
 
 
-def _fft_conv_whole_phases(
-    x: torch.Tensor,
-    spectrum: torch.Tensor,
-    bias: torch.Tensor,
-    kernel_size: int,
-    dilation: int,
-    padding: int,
-    n: int,
-) -> torch.Tensor:
-    """:func:`fft_conv` with each dilation phase transformed whole, in one block of ``n`` >= its inputs.
-
-    Channels-last rows of a window are a (Q, d * C) matrix (position ``q * d + p``, channel c), so
-    one 2D transpose makes every (phase, channel) row of Q inputs contiguous, and every other
-    layout change is a 2D transpose too, which PyTorch copies by cache-sized tiles (about 3x the
-    rate of the 3D permutations the blocked path needs): rows to (d * C, Q); their spectra
-    (d * C, F) to (F, d * C) for the per-frequency products (F, d, C_in) @ (F, C_in, C_out); the
-    products to (d * C_out, F) for the inverse transforms; and the (d * C_out, n) outputs back to
-    channels-last rows. The sequences of a chunk (at most ``FFT_CHUNK_ELEMENTS`` transformed
-    values) share each step, so each product has (sequences x d) rows. Zero padding to ``n`` at
-    the end of a phase reaches only outputs past the window (no wrap-around: ``n`` >= inputs).
-    One 41-tap convolution of a 10-kb window (one sequence, one thread, outputs 10-15 kb): 2.1-3.0
-    ms, against 2.1-3.2 ms in blocks of 128-512 and 3.6-5.3 ms direct (AMD EPYC, 2026-12-02).
-    """
-    batch, channels, _, width = x.shape
-    out_channels = spectrum.shape[-1]
-    out_len = width + 2 * padding - dilation * (kernel_size - 1)
-    phase_out = _ceil_div(out_len, dilation)
-    phase_in = phase_out + kernel_size - 1
-    rows = x.squeeze(2).transpose(1, 2)  # (B, W, C): channels-last memory, no copy
-    if padding or phase_in * dilation != width:
-        rows = _pad_rows(rows, padding, phase_in * dilation - width - padding, None)
-    zero_frequency = bias.to(spectrum.real.dtype) * n  # a constant over the block: n times it at frequency 0
-    out = torch.empty(batch, n, dilation * out_channels, dtype=x.dtype, device=x.device)
-    for first, count in _sequence_chunks(batch, dilation * channels * n):
-        phases = torch.empty(count, dilation * channels, phase_in, dtype=x.dtype, device=x.device)
-        for i in range(count):
-            phases[i].copy_(rows[first + i].reshape(phase_in, dilation * channels).t())
-        y = _mix_whole_phases(phases, spectrum, zero_frequency, n)  # (count * d * C_out, n)
-        for i in range(count):
-            out[first + i].copy_(y[i * dilation * out_channels : (i + 1) * dilation * out_channels].t())
-    return out[:, :phase_out].reshape(batch, phase_out * dilation, out_channels)[:, :out_len].transpose(1, 2).unsqueeze(2)
-
-
 def _sequence_chunks(batch: int, per_sequence: int) -> list[tuple[int, int]]:
     """(first, count) of each chunk of sequences holding at most ``FFT_CHUNK_ELEMENTS`` values (at least one sequence)."""
     per_chunk = max(1, FFT_CHUNK_ELEMENTS // per_sequence)
@@ -729,9 +700,10 @@ def _mix_whole_phases(phases: torch.Tensor, spectrum: torch.Tensor, zero_frequen
     return torch.fft.irfft(mixed.view(frequencies, -1).t().contiguous(), n=n)
 
 
-def _to_phases(x: torch.Tensor, dilation: int, fill: torch.Tensor) -> torch.Tensor:
+def _to_phases(x: torch.Tensor, dilation: int, fill: torch.Tensor | None) -> torch.Tensor:
     """A (B, C, 1, W) channels-last window in phase-major layout: (B, d, C, ceil(W / d)), position
-    ``q * d + p`` of the window at [:, p, :, q], the positions past W holding ``fill`` (a C-vector).
+    ``q * d + p`` of the window at [:, p, :, q], the positions past W holding ``fill`` (a C-vector;
+    None: zeros).
 
     Phase-major is the layout in which each (phase, channel) row is what a whole-phase FFT
     transforms, so a run of such units needs no layout change between its convolutions (each would
@@ -791,36 +763,27 @@ def _phase_conv(
     """:func:`_windowed_conv` on a phase-major (B, d, C, Q) window, each phase transformed whole
     (``n`` from :func:`fft_length`); ``have``, ``want`` and ``radius`` are whole dilation steps.
     Returns (B, d, C_out, Q + 2 * (want - have) / d), contiguous."""
-    batch, dilation, channels, steps = x.shape
-    kernel_size = weight.shape[-1]
+    steps, dilation = x.shape[-1], x.shape[1]
     cut = (have - want - radius) // dilation  # steps cut at each end
     if cut < 0:
         raise RuntimeError(f"internal error: window {have} narrower than the {want + radius} the convolution reads")
     inputs = x[..., cut : steps - cut] if cut else x
     phase_in = inputs.shape[-1]
-    phase_out = phase_in - kernel_size + 1
     if n < phase_in:
         raise RuntimeError(f"internal error: FFT length {n} shorter than a phase of {phase_in}")
-    spectrum = spectra.get(weight, n)
-    zero_frequency = bias.to(spectrum.real.dtype) * n
-    out = x.new_empty(batch, dilation, spectrum.shape[-1], phase_out)
+    return _correlate_phases(inputs, spectra.get(weight, n), bias, weight.shape[-1], n)
+
+
+def _correlate_phases(inputs: torch.Tensor, spectrum: torch.Tensor, bias: torch.Tensor, kernel_size: int, n: int) -> torch.Tensor:
+    """Phase-major (B, d, C_in, P) inputs (rows may be strided) correlated with the K-tap kernel of
+    ``spectrum`` (n/2 + 1, C_in, C_out), each phase in one transform of ``n`` >= P, the sequences of
+    a chunk (at most ``FFT_CHUNK_ELEMENTS`` transformed values) sharing each step: (B, d, C_out,
+    P - K + 1), contiguous."""
+    batch, dilation, channels, phase_in = inputs.shape
+    phase_out = phase_in - kernel_size + 1
+    zero_frequency = bias.to(spectrum.real.dtype) * n  # a constant over the block: n times it at frequency 0
+    out = inputs.new_empty(batch, dilation, spectrum.shape[-1], phase_out)
     for first, count in _sequence_chunks(batch, dilation * channels * n):
         y = _mix_whole_phases(inputs[first : first + count].reshape(count, dilation * channels, phase_in), spectrum, zero_frequency, n)
         out[first : first + count] = y.view(count, dilation, -1, n)[..., :phase_out]
     return out
-
-
-def _phase_add(y: torch.Tensor, h: torch.Tensor, h_const: torch.Tensor, have: int, want: int, reach: int) -> torch.Tensor:
-    """:func:`_add_window` on phase-major windows (edges in whole dilation steps)."""
-    dilation = y.shape[1]
-    grow = (want - have) // dilation
-    if grow <= 0:
-        return y.add_(h[..., -grow : h.shape[-1] + grow] if grow else h)
-    if have < reach:
-        raise RuntimeError(f"internal error: window {have} narrower than the non-constant reach {reach}")
-    y[..., grow : y.shape[-1] - grow] += h
-    edge = h_const.to(y.dtype).view(1, 1, -1, 1)
-    y[..., :grow] += edge
-    y[..., y.shape[-1] - grow :] += edge
-    return y
-
