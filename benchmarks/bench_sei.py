@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 from genofm.backbones.sei import SeiBackbone, SeiOptions
-from genofm.backbones.sei_fastpath import BLOCKS, PaddedTrunk, _Pool
+from genofm.backbones.sei_fastpath import BLOCKS, PaddedTrunk, _Pool, cpu_engine
 from genofm.backbones.sei_model import Sei
 from genofm.device import autocast
 from genofm.heap import keep_freed_memory
@@ -161,7 +161,7 @@ def executed_trunk_flops(model: Sei, length: int) -> int:
         for op in plan[name]:
             if isinstance(op, _Pool):
                 current //= op.size
-            elif op._taps and op.taps(torch.float32).dim() == 4:  # (4, G, C, O) products per pair of positions
+            elif op._taps and op.taps(torch.float32).dim() >= 4:  # Winograd: 4 x G x C x O products per pair of positions, either layout
                 total += op.taps(torch.float32).numel() * current
             else:
                 total += 2 * op.weight.numel() * current
@@ -295,12 +295,14 @@ def main(argv=None) -> None:
                         help="include the 3.3 GB classifier (auto: when >= 10 GB RAM is available)")
     parser.add_argument("--length", type=int, default=4096, help="Sei window in bp")
     parser.add_argument("--short", type=int, default=200, help="length of the short-sequence workload")
-    parser.add_argument("--n", type=int, default=4, help="sequences per workload")
-    parser.add_argument("--batch", type=int, default=2, help="sequences per batch (each also gets its reverse complement)")
+    parser.add_argument("--n", type=int, default=SeiBackbone.default_batch_size, help="sequences per workload")
+    parser.add_argument("--batch", type=int, default=SeiBackbone.default_batch_size,
+                        help="sequences per batch, each also with its reverse complement (default: the tool's; with the classifier "
+                             "a small batch is bound by reading its 3.3 GB of weights once per batch, the same for both sides)")
     parser.add_argument("--repeats", type=int, default=2, help="timed repeats (best and median reported)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--workloads", default="short,full", help="which workloads to run: short, full, both (comma-separated) or none (e.g. with --load-test)")
-    parser.add_argument("--before", action="store_true", help="also time the dense trunk as it was before merged/channels-last convolutions")
+    parser.add_argument("--before", action="store_true", help="also time the other CPU engine and the trunk as it was before merged/channels-last convolutions")
     parser.add_argument("--rss-batch", type=int, default=16,
                         help="peak RSS of genofm alone (fresh process) embedding one batch of this many full-length sequences "
                              "(16: the tool's default batch; 0 skips)")
@@ -352,7 +354,7 @@ def run_workloads(args, workloads: dict, classifier: bool, output: str, device, 
     reference = reference.to(device)
     rss_model = peak_rss_gb()
     print(f"# full-size Sei, random init, classifier={'yes' if classifier else 'no'}, device={device}, "
-          f"threads={torch.get_num_threads()}, built in {time.perf_counter() - began:.1f} s, weights RSS {rss_model - rss0:.2f} GB")
+          f"threads={torch.get_num_threads()}, CPU convolution engine {cpu_engine()!r} (sei_fastpath.cpu_engine), built in {time.perf_counter() - began:.1f} s, weights RSS {rss_model - rss0:.2f} GB")
     peak = machine_peak(device)
     print(f"# peak: {peak}, same process; {load_average()}")
     results["peak_flops"] = dataclasses.asdict(peak)
@@ -366,11 +368,19 @@ def run_workloads(args, workloads: dict, classifier: bool, output: str, device, 
                 run_embed(backbone, seqs[: args.batch], args.batch, device, precision)  # warm-up: caches, allocator
                 key = f"genofm_{precision}{'' if reuse else '_no_padding_reuse'}"
                 runners[key] = (lambda b=backbone, p=precision: run_embed(b, seqs, args.batch, device, p))
+            if args.before and device.type == "cpu":
+                # the CPU engine "auto" did not pick on this processor (MKL products vs oneDNN Winograd)
+                other = "winograd" if cpu_engine() == "gemm" else "gemm"
+                options = SeiOptions(output=output, length=args.length, reuse_padding=True)
+                alternative = SeiBackbone.from_model(model, options, device=device, precision=precision)
+                alternative._padded = PaddedTrunk(model, engine=other)
+                run_embed(alternative, seqs[: args.batch], args.batch, device, precision)
+                runners[f"genofm_{precision} (engine {other})"] = (lambda b=alternative, p=precision: run_embed(b, seqs, args.batch, device, p))
             if args.before:
                 # the inference trunk before convolutions became matrix products: oneDNN conv2d, one task per worker
                 options = SeiOptions(output=output, length=args.length, reuse_padding=True)
                 conv2d = SeiBackbone.from_model(model, options, device=device, precision=precision)
-                conv2d._padded = PaddedTrunk(model, gemm=False, tasks_per_worker=1)
+                conv2d._padded = PaddedTrunk(model, engine="conv2d", tasks_per_worker=1)
                 run_embed(conv2d, seqs[: args.batch], args.batch, device, precision)
                 runners[f"genofm_{precision}_before (conv2d)"] = (lambda b=conv2d, p=precision: run_embed(b, seqs, args.batch, device, p))
                 # the trunk before merging and channels-last kernels: Sei.trunk, both strands batched

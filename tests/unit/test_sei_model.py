@@ -179,8 +179,9 @@ def test_convolution_as_matrix_products_equals_conv1d(channels, kernel, dilation
             assert float((out.transpose(1, 2) - expected).abs().max()) <= 1e-5 * float(expected.abs().max())
 
 
-def test_matrix_product_trunk_equals_the_conv2d_trunk_and_balances_tasks():
-    """gemm=False (oneDNN conv2d) and the default products agree, dense and patched, with 2 workers and 1-row tasks."""
+@pytest.mark.parametrize("engine", ["gemm", "winograd", "conv2d"])
+def test_every_cpu_engine_equals_the_plain_trunk_and_balances_tasks(engine):
+    """Each CPU engine (MKL products, oneDNN Winograd, plain conv2d) equals Sei.trunk, dense and patched, with 2 workers and 1-row tasks."""
     model = _sharpened(4)
     rng = np.random.default_rng(2)
     seqs = ["".join(rng.choice(list("ACGT"), size=n)) for n in (600, 120, 600, 33)]
@@ -190,8 +191,8 @@ def test_matrix_product_trunk_equals_the_conv2d_trunk_and_balances_tasks():
     try:
         with torch.inference_mode():
             plain = model.trunk(x)
-            gemm, conv2d = PaddedTrunk(model), PaddedTrunk(model, gemm=False, tasks_per_worker=1)
-            outs = [gemm.dense(x), conv2d.dense(x), gemm(x[1:2]), conv2d(x[1:2])]
+            balanced, one_task_each = PaddedTrunk(model, engine=engine), PaddedTrunk(model, engine=engine, tasks_per_worker=1)
+            outs = [balanced.dense(x), one_task_each.dense(x), balanced(x[1:2]), one_task_each(x[1:2])]
     finally:
         torch.set_num_threads(threads)
     scale = float(plain.abs().max())
@@ -201,14 +202,28 @@ def test_matrix_product_trunk_equals_the_conv2d_trunk_and_balances_tasks():
         assert float((out - plain[1:2]).abs().max()) <= 1e-5 * scale
 
 
+def test_cpu_engine_follows_the_processor_vendor_and_unknown_engines_are_refused(monkeypatch):
+    """MKL products on Intel, oneDNN Winograd elsewhere; "auto" resolves when the trunk is built."""
+    from genofm.backbones import sei_fastpath
+
+    monkeypatch.setattr(sei_fastpath, "_cpu_vendor", lambda: "GenuineIntel")
+    assert sei_fastpath.cpu_engine() == "gemm" and PaddedTrunk(random_sei()).engine == "gemm"
+    monkeypatch.setattr(sei_fastpath, "_cpu_vendor", lambda: "AuthenticAMD")
+    assert sei_fastpath.cpu_engine() == "winograd" and PaddedTrunk(random_sei()).engine == "winograd"
+    assert PaddedTrunk(random_sei(), engine="conv2d").engine == "conv2d"
+    with pytest.raises(ValueError, match="unknown Sei convolution engine 'mkl'"):
+        PaddedTrunk(random_sei(), engine="mkl")
+
+
+@pytest.mark.parametrize("products", ["mkl", "onednn"])
 @pytest.mark.parametrize("kernel", [5, 9, 17])
-def test_winograd_convolution_equals_conv1d(kernel):
-    """F(2, 3) Winograd products equal conv1d for odd and even output lengths and one-sided padding."""
-    from genofm.backbones.sei_fastpath import _taps, conv_winograd, winograd_taps
+def test_winograd_convolution_equals_conv1d(kernel, products):
+    """F(2, 3) Winograd, with MKL or oneDNN products, equals conv1d for odd and even output lengths and one-sided padding."""
+    from genofm.backbones.sei_fastpath import _taps, conv_winograd, winograd_filters, winograd_taps
 
     torch.manual_seed(kernel)
     weight, bias = torch.randn(6, 5, kernel), torch.randn(6)
-    transformed = winograd_taps(_taps(weight))
+    transformed = (winograd_taps if products == "mkl" else winograd_filters)(_taps(weight))
     radius = (kernel - 1) // 2
     for n in (1, 2, 23, 40):
         x = torch.randn(2, 5, n)
@@ -222,14 +237,16 @@ def test_winograd_convolution_equals_conv1d(kernel):
             assert float((out.transpose(1, 2) - expected).abs().max()) <= 1e-5 * float(expected.abs().max()), (n, left, right)
 
 
-def test_trunk_with_winograd_on_every_undilated_convolution_equals_plain_trunk(monkeypatch):
+@pytest.mark.parametrize("engine,layout", [("gemm", 4), ("winograd", 5)])
+def test_trunk_with_winograd_on_every_undilated_convolution_equals_plain_trunk(monkeypatch, engine, layout):
     """Full-size Sei uses Winograd for its wide undilated layers; lowering the width threshold runs it in a tiny Sei."""
     from genofm.backbones import sei_fastpath
 
     monkeypatch.setattr(sei_fastpath, "NARROW_INPUT", 1)
     model = _sharpened(5)
-    fast = PaddedTrunk(model)
-    assert fast._plan()["conv1"][0].taps(torch.float32).dim() == 4  # Winograd transforms in use
+    fast = PaddedTrunk(model, engine=engine)
+    assert fast._plan()["conv1"][0].taps(torch.float32).dim() == layout  # the engine's Winograd transforms in use
+    assert fast._plan()["lconv2"][1].taps(torch.float32).dim() == layout  # and the merged pair's
     rng = np.random.default_rng(3)
     seqs = ["".join(rng.choice(list("ACGTN"), size=n)) for n in (600, 250, 31)]
     x = torch.from_numpy(one_hot(seqs, 600, unknown=0.25))

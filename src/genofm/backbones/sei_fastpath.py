@@ -1,6 +1,6 @@
 """Sei's trunk for inference: fewer multiply-adds, faster kernels, and no work on N padding.
 
-Three exact rewrites of :meth:`Sei.trunk` (eval mode, no dropout), each equal to the plain trunk
+Exact rewrites of :meth:`Sei.trunk` (eval mode, no dropout), each equal to the plain trunk
 up to float rounding:
 
 * **Merged convolution pairs.** ``lconv1``, ``lconv2`` and ``lconv3`` are two kernel-9 convolutions
@@ -11,16 +11,21 @@ up to float rounding:
   differs from the original only where the second convolution reads the first one's zero
   padding (the first and last 4 positions); there the merged result is corrected by subtracting
   the contribution of the first convolution's would-be outputs outside the sequence.
-* **Convolutions as matrix products on CPU.** Activations are (B, C, 1, L) channels-last
-  tensors, i.e. (B, L, C) in memory, so a convolution is a sum over its taps of
-  ``x[:, shifted rows] @ W_tap`` (``baddbmm`` on row windows of the input, no copy); narrow inputs
-  (the 4-channel one-hot) use one product over the unfolded taps instead. On one thread this runs
-  at ~0.85 of a large matmul's rate for every Sei layer, where oneDNN's ``conv2d`` (used on
-  GPUs) reaches ~0.6-0.8 and ``conv1d`` ~0.6.
+* **Convolutions as matrix products on CPU** (engine ``"gemm"``, the default on Intel).
+  Activations are (B, C, 1, L) channels-last tensors, i.e. (B, L, C) in memory, so a
+  convolution is a sum over its taps of ``x[:, shifted rows] @ W_tap`` (``baddbmm`` on row
+  windows of the input, no copy); narrow inputs (the 4-channel one-hot) use one product over
+  the unfolded taps instead. On one thread of an Intel Xeon this runs at ~0.85 of a large
+  matmul's rate for every Sei layer, where oneDNN's ``conv2d`` (used on GPUs) reaches ~0.6-0.8
+  and ``conv1d`` ~0.6. MKL runs AVX-512 only on Intel, so elsewhere (engine ``"winograd"``, the
+  default on AMD) the convolutions stay oneDNN's (see :func:`cpu_engine`).
 * **Winograd F(2, 3) for the undilated kernels** (kernel 9, and the merged kernel 17) on CPU:
   1.5x (1.42x) fewer multiply-adds by an exact identity whose transforms only add, subtract
   and halve, so results differ from the direct sum only by float rounding (measured: the same
-  ~2e-6 as the direct products against a float64 convolution); 1.2-1.4x faster per layer.
+  ~2e-6 as the direct products against a float64 convolution); 1.2-1.4x faster per layer. The
+  products are MKL's ``baddbmm`` (engine ``"gemm"``) or one oneDNN ``conv2d`` of stride 2 and
+  dilation 3 per transform (engine ``"winograd"``; 1.25-1.35x faster than plain ``conv2d`` on
+  an AMD EPYC).
 * **Padding reuse.** A 200 bp peak centred in Sei's 4,096 bp window is 95 % padding, and padding
   (0.25 in every channel) is the same for every sequence and both strands. Away from the
   sequence, every layer's output equals the output for an all-N window, which is computed once
@@ -39,6 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import platform
 
 import torch
 import torch.nn.functional as F
@@ -54,6 +60,8 @@ BLOCKS = ("lconv1", "conv1", "lconv2", "conv2", "lconv3", "conv3", "dconv1", "dc
 MAX_POSITIONS = 4 * 4096
 #: dense batches are cut into at least this many tasks per CPU worker (load balance on a busy machine)
 TASKS_PER_WORKER = 2
+#: ... of at least this many sequences each, where the batch allows one such task per worker
+MIN_TASK_ROWS = 2
 
 
 def _as_2d(x: torch.Tensor) -> torch.Tensor:
@@ -70,6 +78,35 @@ def _weight_2d(weight: torch.Tensor) -> torch.Tensor:
 
 #: below this many input channels a convolution unfolds its taps into one product (im2col)
 NARROW_INPUT = 64
+#: how CPU convolutions run ("auto" resolves to one of the others by :func:`cpu_engine`); see :class:`_Conv`
+ENGINES = ("auto", "gemm", "winograd", "conv2d")
+
+
+def cpu_engine() -> str:
+    """The faster CPU engine for this processor: ``"gemm"`` on Intel, ``"winograd"`` elsewhere.
+
+    The two differ in which library does the multiply-adds. MKL (``matmul``/``baddbmm``) runs
+    its AVX-512 kernels only on Intel processors; on others (AMD) it falls back to AVX2 at about
+    half the rate, while oneDNN (``conv2d``) uses AVX-512 wherever the processor has it. Measured
+    per Sei layer, one thread: on an Intel Xeon MKL's products ran at 177 GFLOP/s and oneDNN's
+    convolutions at 110; on an AMD EPYC (Zen 5) MKL at 90-95 and oneDNN at 180-230, where the
+    oneDNN Winograd layers took 0.75-0.8x the time of plain ``conv2d`` and 0.45x of MKL's.
+    A fixed rule rather than a timing at start-up, so that a machine always gives the same numbers.
+    """
+    return "gemm" if _cpu_vendor() == "GenuineIntel" else "winograd"
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_vendor() -> str:
+    """``vendor_id`` from /proc/cpuinfo (Linux), else the platform's processor string."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            for line in info:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
 
 
 def _taps(weight: torch.Tensor) -> torch.Tensor:
@@ -128,9 +165,15 @@ def conv_winograd(x: torch.Tensor, transformed: torch.Tensor, bias: torch.Tensor
     from the direct sum by rounding, as much as two summation orders do). A kernel of 9 taps
     (3 groups) costs 12 products over half the rows, i.e. 1.5x fewer multiply-adds than 9 over
     all rows; the input transforms are 4 element-wise passes, the products read every other row.
+
+    ``transformed`` is (4, G, C, O) from :func:`winograd_taps`: the products are ``baddbmm`` on
+    strided row windows (MKL). Or it is (4, O, C, 1, G) from :func:`winograd_filters`: each
+    component's products are then one oneDNN ``conv2d`` over the transformed rows, stride 2 and
+    dilation 3 (output pair ``i`` and group ``g`` read the tile at row ``2 i + 3 g``).
     """
     batch, n, channels = x.shape
-    _, groups, _, width = transformed.shape
+    onednn = transformed.dim() == 5
+    groups, width = (transformed.shape[-1], transformed.shape[1]) if onednn else transformed.shape[1::2]
     rows = left + n + right - (kernel - 1)
     half = -(-rows // 2)
     total = 2 * half + 3 * groups - 1  # padded rows the last output pair's last group reads
@@ -141,10 +184,12 @@ def conv_winograd(x: torch.Tensor, transformed: torch.Tensor, bias: torch.Tensor
     # one transformed input and one product alive at a time (activation memory), folded into the outputs
     for j, transform in enumerate((torch.sub, torch.add, lambda p, q: torch.sub(q, p), torch.sub)):
         tiles = transform(*((a, c), (b, c), (b, c), (b, d))[j])
-        # output pair i, group g reads the tile starting at row 2 i + 3 g
-        m = torch.bmm(tiles[:, 0 : 2 * half : 2], transformed[j, 0].expand(batch, -1, -1))
-        for g in range(1, groups):
-            m.baddbmm_(tiles[:, 3 * g : 3 * g + 2 * half : 2], transformed[j, g].expand(batch, -1, -1))
+        if onednn:  # (B, O, 1, half) channels-last: (B, half, O) rows
+            m = _to_rows(F.conv2d(_from_rows(tiles), transformed[j], stride=(1, 2), dilation=(1, 3)))
+        else:  # output pair i, group g reads the tile starting at row 2 i + 3 g
+            m = torch.bmm(tiles[:, 0 : 2 * half : 2], transformed[j, 0].expand(batch, -1, -1))
+            for g in range(1, groups):
+                m.baddbmm_(tiles[:, 3 * g : 3 * g + 2 * half : 2], transformed[j, g].expand(batch, -1, -1))
         del tiles
         if j == 0:  # y0 = m0 + m1 + m2, y1 = m1 - m2 - m3
             even.copy_(m)
@@ -161,6 +206,15 @@ def conv_winograd(x: torch.Tensor, transformed: torch.Tensor, bias: torch.Tensor
         out.add_(bias)
     out = out.view(batch, 2 * half, width)
     return out if rows == 2 * half else out[:, :rows].contiguous()
+
+
+def winograd_filters(taps: torch.Tensor) -> torch.Tensor:
+    """Per-tap matrices (k, C, O) -> the Winograd transforms of :func:`winograd_taps` as 4 conv2d
+    weights (4, O, C, 1, G), each channels-last (the layout oneDNN reads without a reorder of the input)."""
+    transformed = winograd_taps(taps)  # (4, G, C, O)
+    four, groups, channels, width = transformed.shape
+    stacked = transformed.permute(0, 3, 1, 2).contiguous()  # (4, O, G, C) in memory
+    return stacked.view(four, width, 1, groups, channels).permute(0, 1, 4, 2, 3)
 
 
 def conv_unfolded(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, dilation: int, left: int, right: int) -> torch.Tensor:
@@ -194,12 +248,14 @@ def _from_rows(rows: torch.Tensor) -> torch.Tensor:
 class _Conv:
     """One length-preserving convolution (optionally followed by ReLU) on (B, C, 1, L) tensors.
 
-    On CPU it runs as matrix products on the channels-last rows (:func:`conv_rows`); elsewhere
-    (GPU) as cuDNN's ``conv2d``. ``gemm=False`` skips the per-tap weight copy (for convolutions
-    used only through ``conv2d``, such as a merged pair's parts).
+    On CPU the ``engine`` (see :data:`ENGINES`) decides: ``"gemm"`` runs it as matrix products
+    on the channels-last rows (:func:`conv_rows`, or :func:`conv_winograd` for undilated wide
+    kernels); ``"winograd"`` runs the undilated wide kernels as :func:`conv_winograd` with
+    oneDNN products and the others as oneDNN's ``conv2d``; ``"conv2d"`` always uses ``conv2d``
+    (also for a merged pair's parts, and on GPUs, where cuDNN picks its own algorithm).
     """
 
-    def __init__(self, conv: nn.Conv1d, relu: bool, gemm: bool = True):
+    def __init__(self, conv: nn.Conv1d, relu: bool, engine: str = "gemm"):
         (kernel,), (dilation,), (padding,) = conv.kernel_size, conv.dilation, conv.padding
         self.radius = dilation * (kernel - 1) // 2
         if padding != self.radius or conv.stride != (1,) or kernel % 2 == 0:
@@ -209,14 +265,27 @@ class _Conv:
         self.weight = _weight_2d(conv.weight)
         self.bias = conv.bias.detach() if conv.bias is not None else None
         self.kernel = kernel
-        self._taps = {conv.weight.dtype: self._cpu_weights(conv.weight)} if gemm and conv.weight.device.type == "cpu" else {}
+        self._taps = self._cpu_weights(conv.weight, engine)
+        self._conv2d_layout(engine)
 
-    def _cpu_weights(self, weight: torch.Tensor) -> torch.Tensor:
-        """Per-tap matrices, or their Winograd transforms for undilated wide kernels (see :func:`conv_winograd`)."""
-        taps = _taps(weight)
-        if self.dilation == 1 and self.kernel >= 5 and taps.shape[1] >= NARROW_INPUT:
-            return winograd_taps(taps)
-        return taps
+    def _conv2d_layout(self, engine: str) -> None:
+        """On the winograd engine, a weight that ``conv2d`` reads is copied once to channels-last:
+        ``conv2d`` would otherwise convert it to its input's layout on every call (2-3 ms for a
+        dilated Sei layer, as much as a one-strand task's 2-tap product)."""
+        if engine == "winograd" and not self._taps and self.weight.device.type == "cpu":
+            self.weight = self.weight.contiguous(memory_format=torch.channels_last)
+
+    def _cpu_weights(self, weight: torch.Tensor, engine: str) -> dict[torch.dtype, torch.Tensor]:
+        """The CPU engine's weights by dtype: per-tap matrices, or their Winograd transforms for
+        undilated wide kernels (see :func:`conv_winograd`); none where ``conv2d`` reads the weight as is."""
+        if engine not in ENGINES[1:]:
+            raise ValueError(f"unknown Sei convolution engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        if engine == "conv2d" or weight.device.type != "cpu":
+            return {}
+        wide = self.dilation == 1 and self.kernel >= 5 and weight.shape[1] >= NARROW_INPUT
+        if engine == "winograd":
+            return {weight.dtype: winograd_filters(_taps(weight))} if wide else {}
+        return {weight.dtype: winograd_taps(_taps(weight)) if wide else _taps(weight)}
 
     def taps(self, dtype: torch.dtype) -> torch.Tensor:
         if dtype not in self._taps:  # autocast: the taps in the compute dtype, made once
@@ -226,18 +295,18 @@ class _Conv:
     def apply(self, x: torch.Tensor, left: int, right: int, out_start: int, length: int) -> torch.Tensor:
         """Convolve a window of the input zero-padded by ``left``/``right`` (only at the tensor's ends)."""
         if self._taps and x.device.type == "cpu":
-            out = self._gemm(x, left, right)
+            out = self._products(x, left, right)
         else:
             if left or right:
                 x = F.pad(x, (left, right))
             out = F.conv2d(x, self.weight, self.bias, dilation=(1, self.dilation))
         return F.relu_(out) if self.relu else out
 
-    def _gemm(self, x: torch.Tensor, left: int, right: int) -> torch.Tensor:
+    def _products(self, x: torch.Tensor, left: int, right: int) -> torch.Tensor:
         dtype = _compute_dtype(x)
         bias = self.bias.to(dtype) if self.bias is not None else None
         rows, taps = _to_rows(x).to(dtype), self.taps(dtype)
-        if taps.dim() == 4:
+        if taps.dim() >= 4:
             return _from_rows(conv_winograd(rows, taps, bias, self.kernel, left, right))
         return _from_rows(conv_rows(rows, taps, bias, self.dilation, left, right))
 
@@ -256,8 +325,8 @@ class _ConvPair(_Conv):
     applied to those would-be values (which depend only on the first ``radius_a`` inputs).
     """
 
-    def __init__(self, conv_a: nn.Conv1d, conv_b: nn.Conv1d, gemm: bool = True):
-        self.a, self.b = _Conv(conv_a, relu=False, gemm=False), _Conv(conv_b, relu=False, gemm=False)
+    def __init__(self, conv_a: nn.Conv1d, conv_b: nn.Conv1d, engine: str = "gemm"):
+        self.a, self.b = _Conv(conv_a, relu=False, engine="conv2d"), _Conv(conv_b, relu=False, engine="conv2d")
         if self.a.dilation != 1 or self.b.dilation != 1:
             raise ValueError("merged convolution pairs must be undilated")
         self.radius = self.a.radius + self.b.radius
@@ -272,14 +341,16 @@ class _ConvPair(_Conv):
         bias = conv_b.bias.detach() + wb.sum(-1) @ conv_a.bias.detach()
         self.weight, self.bias = _weight_2d(merged), bias
         self.kernel = ka + kb - 1
-        self._taps = {merged.dtype: self._cpu_weights(merged)} if gemm and merged.device.type == "cpu" else {}
+        self._taps = self._cpu_weights(merged, engine)
+        self._conv2d_layout(engine)
+        self.engine = engine
         self.wb_no_bias = self.b.weight
 
     def _edge(self, x_end: torch.Tensor, left_edge: bool) -> torch.Tensor:
         """``conv_b`` (no bias) applied to ``conv_a``'s values just outside one end, for the
         ``radius_b`` output positions next to that end. ``x_end``: the first (or last) ``radius_a`` inputs."""
         ra, rb = self.a.radius, self.b.radius
-        if self._taps and x_end.device.type == "cpu":
+        if self.engine != "conv2d" and x_end.device.type == "cpu":
             dtype = _compute_dtype(x_end)
             wa, wb = self.a.weight.squeeze(2).to(dtype), self.wb_no_bias.squeeze(2).to(dtype)
             left, right = (ra + rb, 0) if left_edge else (0, ra + rb)
@@ -319,7 +390,7 @@ class _Pool:
         return F.max_pool2d(x, (1, self.size), (1, self.size))
 
 
-def _compile_block(block: nn.Sequential, gemm: bool = True) -> list:
+def _compile_block(block: nn.Sequential, engine: str = "gemm") -> list:
     """A trunk block as fast-path operations: dropout dropped, ReLU fused into its conv, conv pairs merged."""
     layers = [layer for layer in block if not isinstance(layer, nn.Dropout)]
     ops, i = [], 0
@@ -327,11 +398,11 @@ def _compile_block(block: nn.Sequential, gemm: bool = True) -> list:
         layer = layers[i]
         nxt = layers[i + 1] if i + 1 < len(layers) else None
         if isinstance(layer, nn.Conv1d) and isinstance(nxt, nn.Conv1d) and _merging_saves(layer, nxt):
-            ops.append(_ConvPair(layer, nxt, gemm))
+            ops.append(_ConvPair(layer, nxt, engine))
             i += 2
         elif isinstance(layer, nn.Conv1d):
             relu = isinstance(nxt, nn.ReLU)
-            ops.append(_Conv(layer, relu, gemm))
+            ops.append(_Conv(layer, relu, engine))
             i += 2 if relu else 1
         elif isinstance(layer, nn.MaxPool1d):
             ops.append(_Pool(layer))
@@ -390,10 +461,12 @@ class PaddedTrunk:
     parameters change (fine-tuning, ``load_state_dict``, moving devices).
     """
 
-    def __init__(self, model: Sei, max_positions: int = MAX_POSITIONS, gemm: bool = True, tasks_per_worker: int = TASKS_PER_WORKER):
+    def __init__(self, model: Sei, max_positions: int = MAX_POSITIONS, engine: str = "auto", tasks_per_worker: int = TASKS_PER_WORKER):
         self.model = model
-        #: CPU convolutions as matrix products (False: oneDNN conv2d, kept to measure the difference)
-        self.gemm = bool(gemm)
+        if engine not in ENGINES:
+            raise ValueError(f"unknown Sei convolution engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        #: how CPU convolutions run (see :data:`ENGINES`); "conv2d" is kept to measure the difference
+        self.engine = cpu_engine() if engine == "auto" else engine
         self.tasks_per_worker = max(1, int(tasks_per_worker))
         self.max_positions = int(max_positions)
         self._backgrounds: dict[tuple, list[torch.Tensor]] = {}
@@ -404,7 +477,7 @@ class PaddedTrunk:
         stamp = tuple((p.data_ptr(), p._version, p.device, p.dtype) for p in self.model.parameters())
         if self._ops is None or stamp != self._stamp:
             with torch.no_grad():
-                self._ops = {name: _compile_block(getattr(self.model, name), self.gemm) for name in BLOCKS}
+                self._ops = {name: _compile_block(getattr(self.model, name), self.engine) for name in BLOCKS}
             self._stamp = stamp
             self._backgrounds.clear()
         return self._ops
@@ -442,12 +515,16 @@ class PaddedTrunk:
         On a CPU with several torch threads the chunks run as single-threaded tasks in parallel
         (:mod:`genofm.backbones.threads`), each at most ``max_positions / threads`` positions, and
         at least two tasks per thread when the batch allows: on a shared machine a thread that
-        loses its core for a while then takes fewer tasks instead of holding up the others.
+        loses its core for a while then takes fewer tasks instead of holding up the others. A
+        task holds at least ``MIN_TASK_ROWS`` sequences when every worker still gets one.
         """
         self._check()
         self._plan()
         workers = cpu_workers(x.device)
         per_task = -(-x.shape[0] // (self.tasks_per_worker * workers)) if workers > 1 else x.shape[0]
+        # but not one strand per task while two can go to each worker: per strand that costs 1.2x
+        # (the per-call weight reorders and loop overheads are paid for half the work)
+        per_task = max(per_task, min(MIN_TASK_ROWS, -(-x.shape[0] // workers)))
         rows = max(1, min(self.max_positions // max(1, x.shape[-1]) // workers, per_task))
         tasks = [functools.partial(self._dense_chunk, chunk) for chunk in x.split(rows)]
         outs = run_tasks(tasks, workers)
