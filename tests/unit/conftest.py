@@ -5,6 +5,7 @@ Kept generic so every tool's tests can build realistic inputs in ``tmp_path`` wi
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import pytest
 RESOURCES = Path(os.environ.get("GENOFM_CACHE", Path.home() / ".cache" / "genofm")) / "resources"
 JANGGU = RESOURCES / "janggu"
 SPLICEAI_WEIGHTS = RESOURCES / "spliceai"
+#: the benchmark scripts (not a package): loaded by path with :func:`benchmark_script`
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 #: set by scripts/test.sh (make test, CI): a test whose resources are missing fails instead of skipping
 REQUIRE_RESOURCES = os.environ.get("GENOFM_REQUIRE_RESOURCES") == "1"
 
@@ -151,3 +154,17 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture()
+def benchmark_script(monkeypatch):
+    """``load(name)``: benchmarks/<name>.py imported as a module (it imports its sibling roofline.py)."""
+
+    def load(name: str):
+        monkeypatch.syspath_prepend(str(BENCHMARKS))
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 
 from genofm.testing.tiny_sei import random_sei
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 @pytest.fixture()
-def bench(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling roofline.py
-    spec = importlib.util.spec_from_file_location("bench_sei", BENCHMARKS / "bench_sei.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(benchmark_script):
+    return benchmark_script("bench_sei")
 
 
 def test_executed_flops_count_winograd_products_on_both_engines(bench, monkeypatch):

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 @pytest.fixture()
-def bench(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling roofline.py
-    spec = importlib.util.spec_from_file_location("bench_spliceai", BENCHMARKS / "bench_spliceai.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(benchmark_script):
+    return benchmark_script("bench_spliceai")
 
 
 def test_keras_reference_without_tensorflow_says_why(bench, tmp_path):
