@@ -96,9 +96,17 @@ def cpu_engine() -> str:
     return "gemm" if _cpu_vendor() == "GenuineIntel" else "winograd"
 
 
+def resolve_engine(engine: str) -> str:
+    """``engine`` checked against :data:`ENGINES`, with ``"auto"`` replaced by :func:`cpu_engine`'s choice."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown Sei convolution engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    return cpu_engine() if engine == "auto" else engine
+
+
 @functools.lru_cache(maxsize=1)
 def _cpu_vendor() -> str:
-    """``vendor_id`` from /proc/cpuinfo (Linux), else the platform's processor string."""
+    """``vendor_id`` from /proc/cpuinfo (Linux), else the platform's processor string (which names
+    no vendor on macOS: there the rule picks ``"winograd"``, also on the Intel Macs)."""
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
             for line in info:
@@ -255,7 +263,8 @@ class _Conv:
     (also for a merged pair's parts, and on GPUs, where cuDNN picks its own algorithm).
     """
 
-    def __init__(self, conv: nn.Conv1d, relu: bool, engine: str = "gemm"):
+    def __init__(self, conv: nn.Conv1d, relu: bool, engine: str = "auto"):
+        self.engine = resolve_engine(engine)
         (kernel,), (dilation,), (padding,) = conv.kernel_size, conv.dilation, conv.padding
         self.radius = dilation * (kernel - 1) // 2
         if padding != self.radius or conv.stride != (1,) or kernel % 2 == 0:
@@ -265,25 +274,23 @@ class _Conv:
         self.weight = _weight_2d(conv.weight)
         self.bias = conv.bias.detach() if conv.bias is not None else None
         self.kernel = kernel
-        self._taps = self._cpu_weights(conv.weight, engine)
-        self._conv2d_layout(engine)
+        self._taps = self._cpu_weights(conv.weight)
+        self._conv2d_layout()
 
-    def _conv2d_layout(self, engine: str) -> None:
+    def _conv2d_layout(self) -> None:
         """On the winograd engine, a weight that ``conv2d`` reads is copied once to channels-last:
         ``conv2d`` would otherwise convert it to its input's layout on every call (2-3 ms for a
         dilated Sei layer, as much as a one-strand task's 2-tap product)."""
-        if engine == "winograd" and not self._taps and self.weight.device.type == "cpu":
+        if self.engine == "winograd" and not self._taps and self.weight.device.type == "cpu":
             self.weight = self.weight.contiguous(memory_format=torch.channels_last)
 
-    def _cpu_weights(self, weight: torch.Tensor, engine: str) -> dict[torch.dtype, torch.Tensor]:
+    def _cpu_weights(self, weight: torch.Tensor) -> dict[torch.dtype, torch.Tensor]:
         """The CPU engine's weights by dtype: per-tap matrices, or their Winograd transforms for
         undilated wide kernels (see :func:`conv_winograd`); none where ``conv2d`` reads the weight as is."""
-        if engine not in ENGINES[1:]:
-            raise ValueError(f"unknown Sei convolution engine {engine!r}; choose one of {', '.join(ENGINES)}")
-        if engine == "conv2d" or weight.device.type != "cpu":
+        if self.engine == "conv2d" or weight.device.type != "cpu":
             return {}
         wide = self.dilation == 1 and self.kernel >= 5 and weight.shape[1] >= NARROW_INPUT
-        if engine == "winograd":
+        if self.engine == "winograd":
             return {weight.dtype: winograd_filters(_taps(weight))} if wide else {}
         return {weight.dtype: winograd_taps(_taps(weight)) if wide else _taps(weight)}
 
@@ -325,7 +332,8 @@ class _ConvPair(_Conv):
     applied to those would-be values (which depend only on the first ``radius_a`` inputs).
     """
 
-    def __init__(self, conv_a: nn.Conv1d, conv_b: nn.Conv1d, engine: str = "gemm"):
+    def __init__(self, conv_a: nn.Conv1d, conv_b: nn.Conv1d, engine: str = "auto"):
+        self.engine = resolve_engine(engine)
         self.a, self.b = _Conv(conv_a, relu=False, engine="conv2d"), _Conv(conv_b, relu=False, engine="conv2d")
         if self.a.dilation != 1 or self.b.dilation != 1:
             raise ValueError("merged convolution pairs must be undilated")
@@ -341,9 +349,8 @@ class _ConvPair(_Conv):
         bias = conv_b.bias.detach() + wb.sum(-1) @ conv_a.bias.detach()
         self.weight, self.bias = _weight_2d(merged), bias
         self.kernel = ka + kb - 1
-        self._taps = self._cpu_weights(merged, engine)
-        self._conv2d_layout(engine)
-        self.engine = engine
+        self._taps = self._cpu_weights(merged)
+        self._conv2d_layout()
         self.wb_no_bias = self.b.weight
 
     def _edge(self, x_end: torch.Tensor, left_edge: bool) -> torch.Tensor:
@@ -390,7 +397,7 @@ class _Pool:
         return F.max_pool2d(x, (1, self.size), (1, self.size))
 
 
-def _compile_block(block: nn.Sequential, engine: str = "gemm") -> list:
+def _compile_block(block: nn.Sequential, engine: str = "auto") -> list:
     """A trunk block as fast-path operations: dropout dropped, ReLU fused into its conv, conv pairs merged."""
     layers = [layer for layer in block if not isinstance(layer, nn.Dropout)]
     ops, i = [], 0
@@ -463,10 +470,8 @@ class PaddedTrunk:
 
     def __init__(self, model: Sei, max_positions: int = MAX_POSITIONS, engine: str = "auto", tasks_per_worker: int = TASKS_PER_WORKER):
         self.model = model
-        if engine not in ENGINES:
-            raise ValueError(f"unknown Sei convolution engine {engine!r}; choose one of {', '.join(ENGINES)}")
         #: how CPU convolutions run (see :data:`ENGINES`); "conv2d" is kept to measure the difference
-        self.engine = cpu_engine() if engine == "auto" else engine
+        self.engine = resolve_engine(engine)
         self.tasks_per_worker = max(1, int(tasks_per_worker))
         self.max_positions = int(max_positions)
         self._backgrounds: dict[tuple, list[torch.Tensor]] = {}
