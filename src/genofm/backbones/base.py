@@ -13,7 +13,7 @@ import abc
 import dataclasses
 import hashlib
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from genofm.catalogue import BY_NAME
 from genofm.errors import GenofmError
 from genofm.options import from_pairs
 from genofm.sequence import reverse_complement
+
+if TYPE_CHECKING:  # annotations only: importing the backbone base must not load torch
+    import torch
 
 
 @dataclasses.dataclass
@@ -72,7 +75,7 @@ class Backbone(abc.ABC):
         if catalogued is not None:
             cls.weights_help = catalogued.weights or "no weights needed"
 
-    def __init__(self, options: BackboneOptions, weights: Path | None, device: "torch.device | str" = "cpu", precision: str = "fp32"):  # noqa: F821
+    def __init__(self, options: BackboneOptions, weights: Path | None, device: torch.device | str = "cpu", precision: str = "fp32"):
         self.options = options
         self.weights = Path(weights) if weights is not None else None
         self.device = device

@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 import torch
 
+from genofm.backbones.spliceai_model import SpliceAINet
 from genofm.errors import GenofmError
 
 
@@ -242,10 +243,8 @@ def read_spliceai_h5(path: str | Path) -> tuple[SpliceAIGraph, dict[str, torch.T
     return graph, state
 
 
-def load_spliceai_net(path: str | Path) -> "SpliceAINet":  # noqa: F821
+def load_spliceai_net(path: str | Path) -> SpliceAINet:
     """Build a ``SpliceAINet`` in eval mode from one official Keras file (strict key matching)."""
-    from genofm.backbones.spliceai_model import SpliceAINet
-
     path = Path(path)
     graph, state = read_spliceai_h5(path)
     if graph.crop[0] != graph.crop[1]:
