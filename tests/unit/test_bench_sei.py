@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from genofm.testing.tiny_sei import random_sei
