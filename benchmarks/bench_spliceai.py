@@ -12,10 +12,10 @@ genofm's interleaved repeats), and checks genofm's probabilities against Keras'.
 such an interpreter: ``python -m venv /tmp/tf && /tmp/tf/bin/pip install tensorflow-cpu==2.15.1 'numpy<2'``.
 
 genofm computes each layer only on the window its receptive field needs (``SpliceAINet.forward``),
-the 41-tap dilated convolutions by FFT where that is faster (``fft_conv``; in phase-major layout
-between such units), and,
-with more than one thread, runs (model, batch slice) tasks in parallel threads with one
-intra-op thread each (batches under ``spliceai.PARALLEL_MIN_POSITIONS`` positions run on one thread). Both produce the backbone's features through the same pooling code, so
+the 41-tap dilated convolutions by FFT where that is faster (``fft_conv``; whole phases in the
+window's own memory order), and, with more than one thread, runs (model, batch slice) tasks in
+parallel threads with one intra-op thread each (batches under ``spliceai.PARALLEL_MIN_POSITIONS``
+positions run on one thread). Both produce the backbone's features through the same pooling code, so
 max |difference| compares the features themselves (relative for features above 1 in magnitude:
 the pooled 32-channel penultimate values reach ~80, where float32 rounding alone is ~1e-5). Both
 float32 computations are also compared with the same full-length computation in float64 (the

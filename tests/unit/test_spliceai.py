@@ -318,8 +318,8 @@ def test_fft_convolution_equals_the_direct_one(monkeypatch, kernel, dilation, wi
     assert fft_length(kernel, dilation, out_len) == (whole if kernel == 41 else None)  # 21 taps: direct
     direct, exact = _direct_and_float64(x, weight, bias, dilation, padding)
     whole_calls = []
-    real_whole = spliceai_model._correlate_phases
-    monkeypatch.setattr(spliceai_model, "_correlate_phases", lambda *a: whole_calls.append(a[4]) or real_whole(*a))
+    real_whole = spliceai_model._whole_phase_conv
+    monkeypatch.setattr(spliceai_model, "_whole_phase_conv", lambda *a: whole_calls.append(a[6]) or real_whole(*a))
     for n in (whole, *spliceai_model.FFT_SIZES):
         step = n - kernel + 1
         if step < kernel:
@@ -336,26 +336,34 @@ def test_fft_convolution_equals_the_direct_one(monkeypatch, kernel, dilation, wi
     assert all(n >= phase_in for n in whole_calls)
 
 
-@pytest.mark.parametrize("batch,per_chunk", [(3, 1), (5, 2)])
-def test_whole_phase_fft_in_chunks_of_sequences_equals_the_direct_one(monkeypatch, batch, per_chunk):
-    """Sequences whose phases are transformed whole share each transform and product in chunks of
-    at most FFT_CHUNK_ELEMENTS values (here one and two sequences per chunk), each sequence's rows
-    kept apart; with 'same'-style padding at both ends."""
-    from genofm.backbones import spliceai_model
+@pytest.mark.parametrize("batch,width,padding", [(1, 3013, 260), (3, 3000, 0)])
+def test_whole_phase_fft_with_input_gradients_equals_the_one_without(batch, width, padding):
+    """Whole phases go through scipy's pocketfft without gradients and through torch.fft with
+    gradients to the input (attributions): the same convolution either way, within float32
+    rounding of float64, and the gradients those of the direct convolution."""
     from genofm.backbones.spliceai_model import SpectrumCache, fft_conv, smooth_length
 
-    kernel, dilation, width, padding = 41, 25, 3013, 260
+    kernel, dilation = 41, 25
     gen = torch.Generator().manual_seed(batch)
     weight = torch.randn(32, 32, kernel, generator=gen) * 0.05
     bias = torch.randn(32, generator=gen)
     x = torch.randn(batch, 32, 1, width, generator=gen).contiguous(memory_format=torch.channels_last)
     out_len = width + 2 * padding - dilation * (kernel - 1)
     n = smooth_length(-(-out_len // dilation) + kernel - 1)
-    monkeypatch.setattr(spliceai_model, "FFT_CHUNK_ELEMENTS", per_chunk * dilation * 32 * n + 1)
+    spectrum = SpectrumCache().get(weight, n)
     direct, exact = _direct_and_float64(x, weight, bias, dilation, padding)
-    fft = fft_conv(x, SpectrumCache().get(weight, n), bias, kernel, dilation, padding, n)
-    assert fft.shape == exact.shape
-    assert (fft.double() - exact).abs().max().item() < 1e-5
+    with torch.inference_mode():
+        without = fft_conv(x, spectrum, bias, kernel, dilation, padding, n)
+    x_grad = x.clone().requires_grad_(True)
+    with_grad = fft_conv(x_grad, spectrum, bias, kernel, dilation, padding, n)
+    for out in (without, with_grad):
+        assert out.shape == exact.shape
+        assert (out.detach().double() - exact).abs().max().item() < 1e-5
+    upstream = torch.randn(exact.shape, generator=gen)
+    (grad,) = torch.autograd.grad((with_grad * upstream).sum(), x_grad)
+    x_direct = x.clone().requires_grad_(True)
+    (expected,) = torch.autograd.grad((_direct_and_float64(x_direct, weight, bias, dilation, padding)[0] * upstream).sum(), x_direct)
+    torch.testing.assert_close(grad, expected, atol=2e-5, rtol=0)
 
 
 @pytest.mark.parametrize("kernel,dilation,width,padding", [(41, 1, 5000, 0), (21, 2, 4409, 20), (41, 2, 3001, 37)])
@@ -387,16 +395,13 @@ def test_fft_convolution_in_many_small_chunks_equals_the_direct_one(monkeypatch,
     torch.testing.assert_close(fft, direct, atol=2e-5, rtol=0)
 
 
-@pytest.mark.parametrize(
-    "kernel,dilation,width,want,phase_major",
-    [(11, 4, 300, 20, False), (11, 4, 10, 30, False), (21, 10, 4409, 100, False), (41, 25, 1013, 500, False), (41, 25, 1000, 500, True)],
-)
-def test_windows_widened_with_the_constant(kernel, dilation, width, want, phase_major):
+@pytest.mark.parametrize("kernel,dilation,width,want", [(11, 4, 300, 20), (11, 4, 10, 30), (21, 10, 4409, 100), (41, 25, 1013, 500), (41, 25, 1000, 500)])
+def test_windows_widened_with_the_constant(kernel, dilation, width, want):
     """The fast path writes a convolution's input into a window wider by the constant beyond it
     (``_wider``), not zeros: the windowed convolution (direct at 11 and 21 taps, FFT at 41, also
-    in phase-major layout) equals a float64 convolution of the input with constant columns
+    with whole phases) equals a float64 convolution of the input with constant columns
     concatenated on both sides."""
-    from genofm.backbones.spliceai_model import SpectrumCache, _conv, _from_phases, _phase_conv, _to_phases, _windowed_conv, _wider, fft_length
+    from genofm.backbones.spliceai_model import SpectrumCache, _conv, _windowed_conv, _wider
 
     gen = torch.Generator().manual_seed(kernel + width)
     weight = torch.randn(32, 32, kernel, generator=gen) * 0.05
@@ -408,15 +413,9 @@ def test_windows_widened_with_the_constant(kernel, dilation, width, want, phase_
     edge = fill.view(1, 32, 1, 1).expand(2, 32, 1, extra)
     exact = _conv(torch.cat([edge, x.double(), edge], dim=-1), weight.double(), bias.double(), dilation=dilation)
     with torch.inference_mode():
-        if phase_major:
-            n = fft_length(kernel, dilation, width + 2 * want)
-            buffer, middle = _wider(_to_phases(x, dilation, fill), extra // dilation, fill, 0, 0, phase_major=True)
-            middle.copy_(_to_phases(x, dilation, fill))
-            out = _from_phases(_phase_conv(buffer, extra, want, weight, bias, radius, SpectrumCache(), n), width + 2 * want)
-        else:
-            buffer, middle = _wider(x, extra, fill, 0, 0)
-            middle.copy_(x)
-            out = _windowed_conv(buffer, extra, want, weight, bias, dilation, radius, SpectrumCache())
+        buffer, middle = _wider(x, extra, fill, 0, 0)
+        middle.copy_(x)
+        out = _windowed_conv(buffer, extra, want, weight, bias, dilation, radius, SpectrumCache())
     assert out.shape == exact.shape
     assert (out.double() - exact).abs().max().item() < 1e-5
     with pytest.raises(RuntimeError, match="narrower than the non-constant reach"):
@@ -476,54 +475,45 @@ def test_smooth_length_is_the_smallest_5_smooth_number_not_below():
 
 def test_input_gradients_of_the_fast_path_equal_the_full_length_ones(monkeypatch):
     """Attributions need gradients to the input through the fast path (weights frozen): the FFT
-    convolutions, the phase-major units and the widened windows must pass them on."""
+    convolutions (whole phases by torch.fft then) and the widened windows must pass them on."""
     from genofm.backbones import spliceai_model
 
-    phase_units = []
-    real_phase_conv = spliceai_model._phase_conv
-    monkeypatch.setattr(spliceai_model, "_phase_conv", lambda *a: phase_units.append(1) or real_phase_conv(*a))
+    whole_phases = []
+    real_whole = spliceai_model._whole_phase_conv
+    monkeypatch.setattr(spliceai_model, "_whole_phase_conv", lambda *a: whole_phases.append(a[0].requires_grad) or real_whole(*a))
     torch.manual_seed(5)
     net = randomised(SpliceAINet(SPLICEAI_10K_UNITS, SPLICEAI_10K_SKIPS, channels=8), 5)
     for parameter in net.parameters():
         parameter.requires_grad_(False)
     x = onehot(np.random.default_rng(5), 1, 1500).requires_grad_(True)
     fast = torch.autograd.grad(net(x)[1].sum(), x)[0]
-    assert phase_units  # the 41-tap units ran in phase-major layout, with gradients
+    assert whole_phases and all(whole_phases)  # the 41-tap units transformed whole phases, with gradients
     full_x = x.detach().clone().requires_grad_(True)
     full = torch.autograd.grad(net.forward_full(torch.nn.functional.pad(full_x, (net.crop, net.crop)))[1].sum(), full_x)[0]
     torch.testing.assert_close(fast, full, atol=1e-3, rtol=1e-4)
 
 
-def test_whole_phase_plan_covers_the_41_tap_units_whose_windows_allow_it():
-    """Phase-major units: both convolutions transform whole phases; the last unit's last convolution
-    keeps only the sequence (short ones go direct), and nothing runs phase-major with gradients."""
-    net = SpliceAINet()
+def test_every_41_tap_convolution_of_a_10_kb_forward_transforms_whole_phases(monkeypatch):
+    """At 10 kb each 41-tap convolution's window (10-15 kb) is one transform per phase, of the
+    5-smooth length that holds its inputs; with the FFT off, or gradients to the weights, none is."""
+    from genofm.backbones import spliceai_model
+
+    lengths = []
+    real_whole = spliceai_model._whole_phase_conv
+    monkeypatch.setattr(spliceai_model, "_whole_phase_conv", lambda *a: lengths.append(a[6]) or real_whole(*a))
+    net = SpliceAINet().eval()
+    x = onehot(np.random.default_rng(6), 1, 10000)
     with torch.inference_mode():
-        short = net._whole_phase_plan(torch.zeros(1, 4, 100), 100)
-        long = net._whole_phase_plan(torch.zeros(2, 4, 10000), 10000)
-    assert [i for i, lengths in enumerate(short) if lengths] == [12, 13, 14]  # unit 16 ends at 100 outputs: direct
-    assert [i for i, lengths in enumerate(long) if lengths] == [12, 13, 14, 15]
-    assert long[12] == (576, 600)  # 13,000 and 14,000 outputs: 520 + 40 and 560 + 40 inputs per phase
+        net(x)
+    # outputs 13,000, 14,000, 15,000, 14,000, 13,000, 12,000, 11,000 and 10,000: 520-600 per phase plus 40 taps
+    assert lengths == [576, 600, 640, 600, 576, 540, 480, 450]
+    lengths.clear()
     net.use_fft = False
     with torch.inference_mode():
-        assert not any(net._whole_phase_plan(torch.zeros(1, 4, 10000), 10000))
+        net(x)
     net.use_fft = True
-    assert not any(net._whole_phase_plan(torch.zeros(1, 4, 10000), 10000))  # gradients to the weights: direct
-
-
-@pytest.mark.parametrize("width,dilation", [(1000, 25), (1013, 25), (7, 4)])
-def test_phase_major_layout_round_trip(width, dilation):
-    from genofm.backbones.spliceai_model import _from_phases, _to_phases
-
-    x = torch.randn(2, 3, 1, width).contiguous(memory_format=torch.channels_last)
-    fill = torch.tensor([1.5, -2.0, 0.25], dtype=torch.float64)
-    phases = _to_phases(x, dilation, fill)
-    steps = -(-width // dilation)
-    assert phases.shape == (2, dilation, 3, steps)
-    flat = phases.permute(0, 2, 3, 1).reshape(2, 3, steps * dilation)  # position q * d + p
-    torch.testing.assert_close(flat[..., :width], x[:, :, 0], atol=0, rtol=0)
-    torch.testing.assert_close(flat[..., width:], fill.float().view(1, 3, 1).expand(2, 3, steps * dilation - width), atol=0, rtol=0)
-    torch.testing.assert_close(_from_phases(phases, width), x, atol=0, rtol=0)
+    net(x)  # gradients to the weights: direct
+    assert lengths == []
 
 
 def test_spectrum_cache_follows_the_weights():
@@ -557,10 +547,10 @@ def test_fast_path_with_fft_units_equals_full_length(monkeypatch):
     """The real unit shapes (21 and 41 taps take the FFT path) on a narrow random network, batch > 1."""
     from genofm.backbones import spliceai_model
 
-    calls, phase_units = [], []
-    real_fft_conv, real_phase_conv = spliceai_model.fft_conv, spliceai_model._phase_conv
+    calls, whole_phases = [], []
+    real_fft_conv, real_whole = spliceai_model.fft_conv, spliceai_model._whole_phase_conv
     monkeypatch.setattr(spliceai_model, "fft_conv", lambda *a: calls.append(a[3]) or real_fft_conv(*a))
-    monkeypatch.setattr(spliceai_model, "_phase_conv", lambda *a: phase_units.append(a[3].shape[-1]) or real_phase_conv(*a))
+    monkeypatch.setattr(spliceai_model, "_whole_phase_conv", lambda *a: whole_phases.append(a[0].shape[0]) or real_whole(*a))
     torch.manual_seed(3)
     net = randomised(SpliceAINet(SPLICEAI_10K_UNITS, SPLICEAI_10K_SKIPS, channels=8), 3)
     rng = np.random.default_rng(3)
@@ -572,7 +562,7 @@ def test_fast_path_with_fft_units_equals_full_length(monkeypatch):
         for a, b in zip(fast, full):
             torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-5)
     assert set(calls) == {41}
-    assert phase_units  # the 41-tap units also ran in phase-major layout
+    assert 2 in whole_phases  # whole phases of a batch of two
     calls.clear()
     net.use_fft = False  # the benchmark's all-direct forward
     with torch.inference_mode():
