@@ -7,8 +7,8 @@ from the HDF5 files, checked against a NumPy evaluation of the Keras graph in
 ``tests/unit/test_spliceai_faithful.py``). TensorFlow is not part of genofm's environment;
 ``--keras PYTHON`` also times the official Keras models as the official tool calls them
 (``model.predict`` per model on the N-flanked one-hot), with an interpreter that has TensorFlow
-2.x (``benchmarks/spliceai_keras_timer.py``, a fresh process per length and thread count, after
-genofm's interleaved repeats), and checks genofm's probabilities against Keras'. One way to get
+2.x (``benchmarks/spliceai_keras_timer.py``: a process per length and thread count, whose runs
+interleave with genofm's repeats), and checks genofm's probabilities against Keras'. One way to get
 such an interpreter: ``python -m venv /tmp/tf && /tmp/tf/bin/pip install tensorflow-cpu==2.15.1 'numpy<2'``.
 
 genofm computes each layer only on the window its receptive field needs (``SpliceAINet.forward``),
@@ -48,6 +48,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -148,25 +149,74 @@ def windowed_flops(net: SpliceAINet, length: int, fft: bool = True) -> int:
     return flops + len(net.skips) * 2 * c * c * length + 2 * c * net.head.out_channels * length
 
 
-def keras_reference(python: str, weights: Path, sequences: list[str], threads: int, repeats: int,
-                    flank: int = 5000) -> tuple[dict | None, str]:
-    """Time the official Keras models with ``python`` (an interpreter with TensorFlow), in a fresh process.
-
-    Returns the timer's answer (``wall``, ``cpu``, ``probabilities``), or None and the reason.
+class KerasSession:
+    """The official Keras models in a process of their own (``spliceai_keras_timer.py`` with
+    ``python``, an interpreter with TensorFlow), run once per :meth:`run`: a runner for
+    ``roofline.best_times``, so that Keras' timed repeats interleave with genofm's under the same
+    machine load. The timings are the ones the Keras process measures around its own runs.
     """
-    request = {"weights": str(weights), "sequences": sequences, "flank": flank, "threads": threads, "repeats": repeats}
-    source = str(Path(genofm_sequence.__file__).resolve().parents[1])  # the timer codes bases with genofm.sequence
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads),
-           "PYTHONPATH": os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))}
-    try:
-        done = subprocess.run([python, str(Path(__file__).with_name("spliceai_keras_timer.py"))], input=json.dumps(request),
-                              capture_output=True, text=True, env=env)
-    except OSError as exc:
-        return None, f"Keras reference not available ({python}: {exc})"
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        return None, f"Keras reference not available ({python}: {last})"
-    return json.loads(done.stdout.strip().splitlines()[-1]), "official Keras models"
+
+    def __init__(self, process: subprocess.Popen, errors, tensorflow: str):
+        self.process, self.errors, self.tensorflow = process, errors, tensorflow
+        self.walls: list[float] = []
+        self.cpus: list[float] = []
+
+    @classmethod
+    def start(cls, python: str, weights: Path, sequences: list[str], threads: int, flank: int = 5000) -> tuple[KerasSession | None, str]:
+        """Start the process and wait for its models to be loaded and warmed up; None and the reason
+        when it cannot run."""
+        request = {"weights": str(weights), "sequences": sequences, "flank": flank, "threads": threads}
+        source = str(Path(genofm_sequence.__file__).resolve().parents[1])  # the timer codes bases with genofm.sequence
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads),
+               "PYTHONPATH": os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))}
+        errors = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: TensorFlow's log cannot fill it and block the process
+        try:
+            process = subprocess.Popen([python, str(Path(__file__).with_name("spliceai_keras_timer.py"))], stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, stderr=errors, text=True, env=env)
+        except OSError as exc:
+            errors.close()
+            return None, f"Keras reference not available ({python}: {exc})"
+        session = cls(process, errors, "")
+        ready = session._ask(json.dumps(request))
+        if ready is None:
+            return None, f"Keras reference not available ({python}: {session._stop()})"
+        session.tensorflow = ready["tensorflow"]
+        return session, "official Keras models"
+
+    def _ask(self, line: str) -> dict | None:
+        """Send one line, read the JSON answer; None when the process has ended."""
+        try:
+            self.process.stdin.write(line + "\n")
+            self.process.stdin.flush()
+            answer = self.process.stdout.readline()
+        except (BrokenPipeError, OSError):
+            return None
+        return json.loads(answer) if answer.strip() else None
+
+    def _stop(self) -> str:
+        """End the process; the last line of its standard error."""
+        self.process.kill()
+        self.process.wait()
+        self.errors.seek(0)
+        last = (self.errors.read().strip().splitlines() or ["no message"])[-1]
+        self.errors.close()
+        return last
+
+    def run(self) -> None:
+        answer = self._ask("run")
+        if answer is None:
+            raise RuntimeError(f"the Keras timer stopped: {self._stop()}")
+        self.walls.append(answer["wall"])
+        self.cpus.append(answer["cpu"])
+
+    def finish(self) -> dict:
+        """Best wall and CPU seconds of the runs, the TensorFlow version and the last run's probabilities."""
+        answer = self._ask("done")
+        self.process.wait()
+        self.errors.close()
+        if answer is None:
+            raise RuntimeError("the Keras timer ended without its probabilities")
+        return {"wall": min(self.walls), "cpu": min(self.cpus), "tensorflow": self.tensorflow, "probabilities": answer["probabilities"]}
 
 
 def keras_diff(genofm: SpliceAIBackbone, sequences: list[str], probabilities: list) -> float:
@@ -192,7 +242,7 @@ def main(argv=None) -> None:
                         help="leave glibc's malloc thresholds at their defaults (the genofm tools keep freed memory: genofm.heap)")
     parser.add_argument("--keras", nargs="?", const=sys.executable, default=None, metavar="PYTHON",
                         help="also time the official Keras models with PYTHON, an interpreter with TensorFlow 2.x "
-                             "(default: this one), each length and thread count in a fresh process")
+                             "(default: this one), in a process per length and thread count, its runs interleaved with genofm's")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     if not args.default_heap:
@@ -241,6 +291,11 @@ def main(argv=None) -> None:
             if baseline is not None:
                 baseline.embed_batch(seqs[:1])
                 runners["baseline"] = lambda: baseline.embed_batch(seqs)
+            keras = None
+            if args.keras:
+                keras, keras_label = KerasSession.start(args.keras, weights, seqs, threads, genofm.flank)
+                if keras is not None:
+                    runners["keras"] = keras.run
             timings = best_times(runners, args.repeats, warm_up=False)
             (ref_wall, ref_cpu, ref_out), (wall, cpu, out) = timings["reference"], timings["genofm"]
             diff = relative_diff(out, ref_out)
@@ -275,10 +330,10 @@ def main(argv=None) -> None:
             if direct is not None:
                 row.update({"direct_s": d_wall, "direct_cpu_s": d_cpu, "direct_speedup": ref_wall / d_wall, "direct_max_abs_diff": d_diff})
             if args.keras:
-                keras, label = keras_reference(args.keras, weights, seqs, threads, args.repeats, genofm.flank)
                 if keras is None:
-                    print(f"#   {label}")
+                    print(f"#   {keras_label}")
                 else:
+                    keras = keras.finish()
                     k_diff = keras_diff(genofm, seqs, keras["probabilities"])
                     row.update({"keras_s": keras["wall"], "keras_cpu_s": keras["cpu"], "speedup_vs_keras": keras["wall"] / wall,
                                 "speedup_vs_keras_cpu": keras["cpu"] / cpu, "keras_max_abs_diff_probabilities": k_diff})

@@ -3,16 +3,23 @@
 TensorFlow does not belong in genofm's environment (it pins its own NumPy and protobuf), so
 ``bench_spliceai.py --keras PYTHON`` runs this script with an interpreter that has TensorFlow
 2.x (tf.keras reading the Keras 2 HDF5 files), in a fresh process per (length, threads) so that
-TensorFlow's thread pools take the requested size. It reads one JSON request on stdin::
+TensorFlow's thread pools take the requested size. The process stays up while the benchmark
+times genofm, so that the Keras runs interleave with genofm's under the same machine load
+(timed one after the other, a change of load between the two passed for a change of speed: at
+10 kb on one thread, Keras took 1.80-2.11 s in different processes of one session). Its first
+line of stdin is one JSON request::
 
-    {"weights": "<folder with spliceai1..5.h5>", "sequences": ["ACGT...", ...], "flank": 5000, "threads": 1, "repeats": 2}
+    {"weights": "<folder with spliceai1..5.h5>", "sequences": ["ACGT...", ...], "flank": 5000, "threads": 1}
 
-and prints one JSON line: the best wall seconds of ``repeats`` timed runs (after one warm-up),
-that run's CPU seconds, and the five models' mean acceptor/donor probabilities per kept position
-(for the caller's equality check). Each run is what ``spliceai``'s own annotator does per
-sequence: one-hot with ``flank`` (5,000) N on each side, then ``model.predict`` for each of the five
-models. Bases are coded by ``genofm.sequence.one_hot``: the caller puts genofm's source folder on
-PYTHONPATH (that module needs only NumPy), so no genofm install is needed beside TensorFlow.
+It loads the five models, runs once to warm up (graph tracing, first-call allocations) and
+prints ``{"ready": true, "tensorflow": "<version>"}``. Then each ``run`` line runs the
+sequences once and prints that run's wall and CPU seconds as one JSON line, and ``done`` prints
+the five models' mean acceptor/donor probabilities per kept position of the last run (for the
+caller's equality check) and ends the process. Each run is what ``spliceai``'s own annotator does
+per sequence: one-hot with ``flank`` (5,000) N on each side, then ``model.predict`` for each of
+the five models. Bases are coded by ``genofm.sequence.one_hot``: the caller puts genofm's source
+folder on PYTHONPATH (that module needs only NumPy), so no genofm install is needed beside
+TensorFlow.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import sys
 import time
 
 def main() -> None:
-    request = json.loads(sys.stdin.read())
+    request = json.loads(sys.stdin.readline())
     threads = int(request["threads"])
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
@@ -49,16 +56,20 @@ def main() -> None:
             out.append(np.mean([m.predict(x, verbose=0)[0] for m in models], axis=0))
         return out
 
-    run()  # warm-up: graph tracing and first-call allocations
-    best = None
-    for _ in range(int(request["repeats"])):
-        wall, cpu = time.perf_counter(), time.process_time()
-        probabilities = run()
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        if best is None or wall < best[0]:
-            best = (wall, cpu, probabilities)
-    print(json.dumps({"wall": best[0], "cpu": best[1], "tensorflow": tf.__version__,
-                      "probabilities": [p.tolist() for p in best[2]]}))
+    probabilities = run()  # warm-up: graph tracing and first-call allocations
+    print(json.dumps({"ready": True, "tensorflow": tf.__version__}), flush=True)
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "run":
+            wall, cpu = time.perf_counter(), time.process_time()
+            probabilities = run()
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            print(json.dumps({"wall": wall, "cpu": cpu}), flush=True)
+        elif command == "done":
+            print(json.dumps({"probabilities": [p.tolist() for p in probabilities]}), flush=True)
+            return
+        else:
+            raise SystemExit(f"spliceai_keras_timer: unknown command {command!r} (expected 'run' or 'done')")
 
 
 if __name__ == "__main__":

@@ -16,14 +16,42 @@ def bench(benchmark_script):
 def test_keras_reference_without_tensorflow_says_why(bench, tmp_path):
     if importlib.util.find_spec("tensorflow") is not None:
         pytest.skip("TensorFlow is importable here; the missing-reference path cannot be shown")
-    answer, message = bench.keras_reference(sys.executable, tmp_path, ["ACGT"], threads=1, repeats=1)
-    assert answer is None
+    session, message = bench.KerasSession.start(sys.executable, tmp_path, ["ACGT"], threads=1)
+    assert session is None
     assert message.startswith("Keras reference not available") and "tensorflow" in message.lower()
 
 
 def test_keras_reference_with_a_missing_interpreter(bench, tmp_path):
-    answer, message = bench.keras_reference(str(tmp_path / "no-python"), tmp_path, ["ACGT"], threads=1, repeats=1)
-    assert answer is None and "not available" in message
+    session, message = bench.KerasSession.start(str(tmp_path / "no-python"), tmp_path, ["ACGT"], threads=1)
+    assert session is None and "not available" in message
+
+
+def test_keras_session_interleaves_runs_and_stops_on_request(bench, tmp_path, monkeypatch):
+    """The session protocol (request, ready, run, done) against a stand-in timer: one timing per
+    run, the best of them kept, the last run's probabilities returned, and the process ended."""
+    timer = tmp_path / "spliceai_keras_timer.py"
+    timer.write_text(
+        "import json, sys\n"
+        "request = json.loads(sys.stdin.readline())\n"
+        "print(json.dumps({'ready': True, 'tensorflow': 'stand-in'}), flush=True)\n"
+        "walls = iter([3.0, 1.5, 2.0])\n"
+        "for line in sys.stdin:\n"
+        "    if line.strip() == 'run':\n"
+        "        wall = next(walls)\n"
+        "        print(json.dumps({'wall': wall, 'cpu': wall + 0.1}), flush=True)\n"
+        "    elif line.strip() == 'done':\n"
+        "        print(json.dumps({'probabilities': [[[0.5, 0.25]] * len(s) for s in request['sequences']]}), flush=True)\n"
+        "        break\n"
+    )
+    monkeypatch.setattr(bench, "__file__", str(tmp_path / "bench_spliceai.py"))
+    session, message = bench.KerasSession.start(sys.executable, tmp_path, ["ACG"], threads=1)
+    assert session is not None and message == "official Keras models"
+    for _ in range(3):
+        session.run()
+    answer = session.finish()
+    assert answer["wall"] == 1.5 and answer["cpu"] == pytest.approx(1.6) and answer["tensorflow"] == "stand-in"
+    assert answer["probabilities"] == [[[0.5, 0.25]] * 3]
+    assert session.process.returncode == 0
 
 
 def _weights():
