@@ -646,32 +646,31 @@ def _whole_phase_conv(
     rows = x.squeeze(2).transpose(1, 2)  # (B, W, C): channels-last memory, no copy
     if padding or phase_in * dilation != width:
         rows = _pad_rows(rows, padding, phase_in * dilation - width - padding, None)
-    spectra_in = _rfft_columns(rows.reshape(batch, phase_in, dilation * channels), n)  # (B, F, d * C)
-    per_phase = spectra_in.view(batch, frequencies, dilation, channels)
-    if per_phase.requires_grad:
-        mixed = torch.matmul(per_phase, spectrum)
-    else:
-        mixed = per_phase.new_empty(batch, frequencies, dilation, out_channels)
-        for b in range(batch):  # (F, d, C_in) @ (F, C_in, C_out) per sequence: no copy to stack the batch
-            torch.bmm(per_phase[b], spectrum, out=mixed[b])
-    mixed[:, 0] += bias.to(spectrum.real.dtype) * n  # the bias: a constant over the phase, n times it at frequency 0
-    y = _irfft_columns(mixed.view(batch, frequencies, dilation * out_channels), n)  # (B, n, d * C_out)
+    # transformed down positions with the batch as a middle axis, the spectra come out frequency-major:
+    # each frequency's (B * d, C_in) block is contiguous, mixed by one product for the whole batch
+    columns = rows.reshape(batch, phase_in, dilation * channels).transpose(0, 1)  # (Q, B, d * C): a view
+    spectra_in = _rfft_columns(columns, n).view(frequencies, batch * dilation, channels)  # (F, B * d, C)
+    mixed = torch.matmul(spectra_in, spectrum)  # (F, B * d, C_out)
+    mixed[0] += bias.to(spectrum.real.dtype) * n  # the bias: a constant over the phase, n times it at frequency 0
+    # read back batch-major (a strided view), the inverse transforms come out as the sequences' windows
+    y = _irfft_columns(mixed.view(frequencies, batch, dilation * out_channels).transpose(0, 1), n, dim=1)  # (B, n, d * C_out)
     return y[:, :phase_out].reshape(batch, phase_out * dilation, out_channels)[:, :out_len].transpose(1, 2).unsqueeze(2)
 
 
-def _rfft_columns(x: torch.Tensor, n: int) -> torch.Tensor:
-    """Real FFT of each column of ``x`` (B, Q, R) float32 CPU, zero-padded to ``n``: (B, n/2 + 1, R) complex64.
+def _rfft_columns(x: torch.Tensor, n: int, dim: int = 0) -> torch.Tensor:
+    """Real FFT of ``x`` (float32, CPU, any strides) along ``dim``, zero-padded to ``n``: complex64,
+    contiguous, with ``n/2 + 1`` frequencies along ``dim``.
 
-    By scipy's pocketfft (on one thread per intra-op thread of PyTorch) unless ``x`` needs
-    gradients, by ``torch.fft`` then.
+    By scipy's pocketfft (on one thread per intra-op thread of PyTorch), which reads and writes
+    strided arrays as given, unless ``x`` needs gradients: by ``torch.fft`` then.
     """
     if x.requires_grad:
-        return torch.fft.rfft(x, n=n, dim=1)
-    return torch.from_numpy(scipy.fft.rfft(x.numpy(), n=n, axis=1, workers=torch.get_num_threads()))
+        return torch.fft.rfft(x, n=n, dim=dim).contiguous()
+    return torch.from_numpy(scipy.fft.rfft(x.numpy(), n=n, axis=dim, workers=torch.get_num_threads()))
 
 
-def _irfft_columns(x: torch.Tensor, n: int) -> torch.Tensor:
-    """:func:`_rfft_columns` inverted: (B, n/2 + 1, R) complex64 -> (B, n, R) float32."""
+def _irfft_columns(x: torch.Tensor, n: int, dim: int = 0) -> torch.Tensor:
+    """:func:`_rfft_columns` inverted: ``n`` real values along ``dim``, float32, contiguous."""
     if x.requires_grad:
-        return torch.fft.irfft(x, n=n, dim=1)
-    return torch.from_numpy(scipy.fft.irfft(x.numpy(), n=n, axis=1, workers=torch.get_num_threads()))
+        return torch.fft.irfft(x, n=n, dim=dim).contiguous()
+    return torch.from_numpy(scipy.fft.irfft(x.numpy(), n=n, axis=dim, workers=torch.get_num_threads()))
