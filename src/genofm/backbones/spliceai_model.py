@@ -625,15 +625,19 @@ def _whole_phase_conv(
 
     Channels-last rows of a window are a (Q, d * C) matrix: row q holds positions ``q * d`` to
     ``q * d + d - 1``, so column ``p * C + c`` is phase p of channel c. The transforms run down
-    those columns (scipy's pocketfft transforms neighbouring columns together, in SIMD lanes), each
-    frequency's (d, C_in) block is mixed by one complex product with the (C_in, C_out) weight
-    spectrum, and the inverse transforms give the output window in the same order. Zero padding to
-    ``n`` at the end of a phase reaches only outputs past the window (no wrap-around). Before, the
-    phases were transposed to rows, transformed along memory and transposed back (four copies per
-    convolution); a 10-kb forward of the five models on two sequences (one thread, interleaved,
-    best of 8; 2026-12-03, AMD EPYC) took 0.604 s against 0.629 s, and 0.587 s against 0.613 s in
-    a second run. PyTorch's FFT (MKL) down the columns was slower than both (0.672 s against 0.629
-    s); it is kept for forwards that need gradients to the input (pocketfft runs on NumPy arrays).
+    those columns (scipy's pocketfft transforms neighbouring columns together, in SIMD lanes, and
+    reads and writes strided arrays as given). With the batch as the middle axis of the input view
+    the spectra come out frequency-major, so each frequency's (B * d, C_in) block is contiguous and
+    mixed by one complex product with the (C_in, C_out) weight spectrum for the whole batch; read
+    back batch-major, the inverse transforms give each sequence's output window in channels-last
+    order. Zero padding to ``n`` at the end of a phase reaches only outputs past the window (no
+    wrap-around). Before, the phases were transposed to rows, transformed along memory and
+    transposed back (four copies per convolution). A 10-kb forward of the five models on two
+    sequences (one thread, interleaved, best of 8; 2026-12-03, AMD EPYC) took 0.604 s against
+    0.629 s with one product per sequence; one product per batch then took a 41-tap convolution of
+    two 13,000-output windows from 6.99 to 6.58 ms (median of 60). PyTorch's FFT (MKL) down the
+    columns was slower than both (0.672 s against 0.629 s); it serves forwards that need
+    gradients to the input (pocketfft runs on NumPy arrays).
 
     Returns (B, C_out, 1, out_len), channels-last within each sequence (the sequences of a batch
     are views into one buffer of ``n`` rows each; every later operator accepts that).
@@ -661,16 +665,16 @@ def _rfft_columns(x: torch.Tensor, n: int, dim: int = 0) -> torch.Tensor:
     """Real FFT of ``x`` (float32, CPU, any strides) along ``dim``, zero-padded to ``n``: complex64,
     contiguous, with ``n/2 + 1`` frequencies along ``dim``.
 
-    By scipy's pocketfft (on one thread per intra-op thread of PyTorch), which reads and writes
-    strided arrays as given, unless ``x`` needs gradients: by ``torch.fft`` then.
+    By scipy's pocketfft (as many threads as PyTorch's intra-op setting), which reads and writes
+    strided arrays as given, unless gradients to ``x`` are recorded: by ``torch.fft`` then.
     """
-    if x.requires_grad:
+    if torch.is_grad_enabled() and x.requires_grad:
         return torch.fft.rfft(x, n=n, dim=dim).contiguous()
-    return torch.from_numpy(scipy.fft.rfft(x.numpy(), n=n, axis=dim, workers=torch.get_num_threads()))
+    return torch.from_numpy(scipy.fft.rfft(x.detach().numpy(), n=n, axis=dim, workers=torch.get_num_threads()))
 
 
 def _irfft_columns(x: torch.Tensor, n: int, dim: int = 0) -> torch.Tensor:
     """:func:`_rfft_columns` inverted: ``n`` real values along ``dim``, float32, contiguous."""
-    if x.requires_grad:
+    if torch.is_grad_enabled() and x.requires_grad:
         return torch.fft.irfft(x, n=n, dim=dim).contiguous()
-    return torch.from_numpy(scipy.fft.irfft(x.numpy(), n=n, axis=dim, workers=torch.get_num_threads()))
+    return torch.from_numpy(scipy.fft.irfft(x.detach().numpy(), n=n, axis=dim, workers=torch.get_num_threads()))
