@@ -333,13 +333,13 @@ def main(argv=None) -> None:
                 if keras is None:
                     print(f"#   {keras_label}")
                 else:
-                    keras = keras.finish()
-                    k_diff = keras_diff(genofm, seqs, keras["probabilities"])
-                    row.update({"keras_s": keras["wall"], "keras_cpu_s": keras["cpu"], "speedup_vs_keras": keras["wall"] / wall,
-                                "speedup_vs_keras_cpu": keras["cpu"] / cpu, "keras_max_abs_diff_probabilities": k_diff})
-                    print(f"{length:6d} {threads:3d} {'keras':10s} {keras['wall']:7.2f} {keras['cpu']:7.2f} {'':6s} {'':6s} {'':8s} "
-                          f"{k_diff:9.2e}  genofm {keras['wall'] / wall:.2f}x wall, {keras['cpu'] / cpu:.2f}x CPU "
-                          f"(TensorFlow {keras['tensorflow']}; max|diff| of the probabilities; {load_average()})", flush=True)
+                    k = keras.finish()
+                    k_diff = keras_diff(genofm, seqs, k["probabilities"])
+                    row.update({"keras_s": k["wall"], "keras_cpu_s": k["cpu"], "speedup_vs_keras": k["wall"] / wall,
+                                "speedup_vs_keras_cpu": k["cpu"] / cpu, "keras_max_abs_diff_probabilities": k_diff})
+                    print(f"{length:6d} {threads:3d} {'keras':10s} {k['wall']:7.2f} {k['cpu']:7.2f} {'':6s} {'':6s} {'':8s} "
+                          f"{k_diff:9.2e}  genofm {k['wall'] / wall:.2f}x wall, {k['cpu'] / cpu:.2f}x CPU "
+                          f"(TensorFlow {k['tensorflow']}; max|diff| of the probabilities; {load_average()})", flush=True)
             if before is not None:
                 before.embed_batch(seqs[:1])
                 b_wall, b_cpu, b_out = best_times({"before": lambda: before.embed_batch(seqs)}, args.repeats, warm_up=False)["before"]

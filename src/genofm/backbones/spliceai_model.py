@@ -367,19 +367,6 @@ def _windowed_conv(
     return _dilated_conv(window, weight, bias, dilation, 0, spectra)
 
 
-def _pad_rows(rows: torch.Tensor, left: int, right: int, fill: torch.Tensor | None) -> torch.Tensor:
-    """(..., W, C) positions-by-channels rows padded with ``left`` and ``right`` rows of ``fill`` (a C-vector; None: zeros)."""
-    if fill is None:
-        return F.pad(rows, (0, 0, left, right))
-    width = rows.shape[-2]
-    out = rows.new_empty(*rows.shape[:-2], left + width + right, rows.shape[-1])
-    edge = fill.to(rows.dtype)
-    out[..., :left, :] = edge
-    out[..., left : left + width, :] = rows
-    out[..., left + width :, :] = edge
-    return out
-
-
 def _add_window(y: torch.Tensor, h: torch.Tensor, h_const: torch.Tensor, have: int, want: int, reach: int) -> torch.Tensor:
     """``y + h`` on ``y``'s window (``want`` beyond the sequence), ``h`` being ``h_const`` beyond its window."""
     if want <= have:
@@ -600,7 +587,7 @@ def fft_conv(
             hi = lo + (count * step + kernel_size - 1) * dilation
             chunk = rows_x[b, max(lo, 0) : min(hi, width)]
             if lo < 0 or hi > width:
-                chunk = _pad_rows(chunk, max(0, -lo), max(0, hi - width), None)
+                chunk = F.pad(chunk, (0, 0, max(0, -lo), max(0, hi - width)))  # zero rows
             segments = chunk.reshape(count * step + kernel_size - 1, dilation * channels).unfold(0, n, step)  # (count, d*C, n)
             spectra_in = torch.fft.rfft(segments, dim=-1).view(count * dilation, channels, -1)
             mixed = torch.bmm(spectra_in.permute(2, 0, 1).contiguous(), spectrum)  # (F, rows, C_out); one copy, not one per frequency
@@ -649,32 +636,27 @@ def _whole_phase_conv(
     phase_in = phase_out + kernel_size - 1
     rows = x.squeeze(2).transpose(1, 2)  # (B, W, C): channels-last memory, no copy
     if padding or phase_in * dilation != width:
-        rows = _pad_rows(rows, padding, phase_in * dilation - width - padding, None)
+        rows = F.pad(rows, (0, 0, padding, phase_in * dilation - width - padding))  # zero rows
     # transformed down positions with the batch as a middle axis, the spectra come out frequency-major:
     # each frequency's (B * d, C_in) block is contiguous, mixed by one product for the whole batch
     columns = rows.reshape(batch, phase_in, dilation * channels).transpose(0, 1)  # (Q, B, d * C): a view
-    spectra_in = _rfft_columns(columns, n).view(frequencies, batch * dilation, channels)  # (F, B * d, C)
+    spectra_in = _fft_columns(columns, n, dim=0).view(frequencies, batch * dilation, channels)  # (F, B * d, C)
     mixed = torch.matmul(spectra_in, spectrum)  # (F, B * d, C_out)
     mixed[0] += bias.to(spectrum.real.dtype) * n  # the bias: a constant over the phase, n times it at frequency 0
     # read back batch-major (a strided view), the inverse transforms come out as the sequences' windows
-    y = _irfft_columns(mixed.view(frequencies, batch, dilation * out_channels).transpose(0, 1), n, dim=1)  # (B, n, d * C_out)
+    y = _fft_columns(mixed.view(frequencies, batch, dilation * out_channels).transpose(0, 1), n, dim=1, inverse=True)  # (B, n, d * C_out)
     return y[:, :phase_out].reshape(batch, phase_out * dilation, out_channels)[:, :out_len].transpose(1, 2).unsqueeze(2)
 
 
-def _rfft_columns(x: torch.Tensor, n: int, dim: int = 0) -> torch.Tensor:
-    """Real FFT of ``x`` (float32, CPU, any strides) along ``dim``, zero-padded to ``n``: complex64,
-    contiguous, with ``n/2 + 1`` frequencies along ``dim``.
+def _fft_columns(x: torch.Tensor, n: int, dim: int, inverse: bool = False) -> torch.Tensor:
+    """Real FFT of ``x`` (float32, CPU, any strides) along ``dim``, zero-padded to ``n``: complex64
+    with ``n/2 + 1`` frequencies along ``dim``; ``inverse``: back to ``n`` real values. Contiguous.
 
     By scipy's pocketfft (as many threads as PyTorch's intra-op setting), which reads and writes
     strided arrays as given, unless gradients to ``x`` are recorded: by ``torch.fft`` then.
     """
     if torch.is_grad_enabled() and x.requires_grad:
-        return torch.fft.rfft(x, n=n, dim=dim).contiguous()
-    return torch.from_numpy(scipy.fft.rfft(x.detach().numpy(), n=n, axis=dim, workers=torch.get_num_threads()))
-
-
-def _irfft_columns(x: torch.Tensor, n: int, dim: int = 0) -> torch.Tensor:
-    """:func:`_rfft_columns` inverted: ``n`` real values along ``dim``, float32, contiguous."""
-    if torch.is_grad_enabled() and x.requires_grad:
-        return torch.fft.irfft(x, n=n, dim=dim).contiguous()
-    return torch.from_numpy(scipy.fft.irfft(x.detach().numpy(), n=n, axis=dim, workers=torch.get_num_threads()))
+        transform = torch.fft.irfft if inverse else torch.fft.rfft
+        return transform(x, n=n, dim=dim).contiguous()
+    transform = scipy.fft.irfft if inverse else scipy.fft.rfft
+    return torch.from_numpy(transform(x.detach().numpy(), n=n, axis=dim, workers=torch.get_num_threads()))
